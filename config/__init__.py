@@ -1,0 +1,1 @@
+"""Default configuration (zepix.toml) and its loader/validator."""

@@ -1,0 +1,188 @@
+"""``zepix-admin`` (also ``python -m supervision.admin``): look at and steer a running Zepix.
+
+    zepix-admin [--port N] tree [--json]     the supervision tree
+    zepix-admin [--port N] status            one line per subtree
+    zepix-admin [--port N] restart NAME      stop NAME gracefully and start it again (not counted as a failure)
+    zepix-admin [--port N] kill NAME         SIGKILL NAME, for drills; its supervisor restarts it
+    zepix-admin [--port N] stop              stop the whole system (and its run.py watchdog)
+
+NAME is a node's path (``trading/combined_v3``, with or without ``zepix-root/``) or a unique name. The CLI never
+starts an actor system: with nothing on the admin port it says so and exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from actors import messages as m
+from supervision.system import AdminClient, NoZepixRunning, new_corr, port_in_use
+from supervision.tree import ROOT_NAME
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="zepix-admin", description="Inspect and steer a running Zepix")
+    p.add_argument("--port", type=int, default=int(os.environ.get("ZEPIX_ADMIN_PORT", 19500)),
+                   help="admin port of the running system (env ZEPIX_ADMIN_PORT, default 19500)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for an answer")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("tree", help="show the supervision tree")
+    t.add_argument("--json", action="store_true")
+    sub.add_parser("status", help="short status")
+    for name in ("restart", "kill"):
+        c = sub.add_parser(name)
+        c.add_argument("name")
+    sub.add_parser("stop", help="stop the whole system")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        with AdminClient(args.port, timeout=args.timeout) as client:
+            return COMMANDS[args.command](client, args)
+    except NoZepixRunning as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+
+
+# -- commands --------------------------------------------------------------------------------------------------
+
+def cmd_tree(client: AdminClient, args) -> int:
+    tree = client.tree(args.timeout)
+    if tree is None:
+        print("the root supervisor did not answer", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(tree, indent=2))
+    else:
+        print(render_tree(tree))
+    return 0
+
+
+def cmd_status(client: AdminClient, args) -> int:
+    tree = client.tree(args.timeout)
+    if tree is None:
+        print("the root supervisor did not answer", file=sys.stderr)
+        return 1
+    nodes = list(walk(tree))
+    bad = [n for n in nodes if n["state"] != "running"]
+    print(f"Zepix on port {args.port}: {len(nodes)} actors, {len(nodes) - len(bad)} running, "
+          f"up {fmt_age(tree['uptime_s'])}, system restarts {tree['restarts']}")
+    for sub in tree["children"]:
+        workers = list(walk(sub))[1:]
+        running = sum(1 for w in workers if w["state"] == "running")
+        print(f"  {sub['name']:<10} {sub['state']:<12} {running}/{len(workers)} children running")
+    for n in bad:
+        print(f"  ! {n['path']} is {n['state']}")
+    return 0 if not bad else 3
+
+
+def cmd_restart(client: AdminClient, args) -> int:
+    return _child_command(client, args, m.RestartChild)
+
+
+def cmd_kill(client: AdminClient, args) -> int:
+    return _child_command(client, args, m.KillChild)
+
+
+def _child_command(client: AdminClient, args, kind) -> int:
+    tree = client.tree(args.timeout)
+    if tree is None:
+        print("the root supervisor did not answer", file=sys.stderr)
+        return 1
+    path, error = resolve(tree, args.name)
+    if error:
+        print(error, file=sys.stderr)
+        return 2
+    reply = client.ask(kind(corr=new_corr(), name=path), args.timeout)
+    if reply is None:
+        print("no answer from the supervisor", file=sys.stderr)
+        return 1
+    print(reply.text, file=sys.stdout if reply.ok else sys.stderr)
+    return 0 if reply.ok else 1
+
+
+def cmd_stop(client: AdminClient, args) -> int:
+    reply = client.ask(m.StopSystem(corr=new_corr()), args.timeout)
+    watchdog = reply.data.get("watchdog_pid", 0) if reply else 0
+    if watchdog:
+        try:
+            os.kill(watchdog, signal.SIGTERM)
+        except ProcessLookupError:
+            watchdog = 0
+    if not watchdog:
+        client.shutdown_system()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not port_in_use(args.port):
+            print("Zepix stopped.")
+            return 0
+        time.sleep(0.05)
+    print(f"Zepix on port {args.port} did not stop within 20 s", file=sys.stderr)
+    return 1
+
+
+COMMANDS = {"tree": cmd_tree, "status": cmd_status, "restart": cmd_restart, "kill": cmd_kill, "stop": cmd_stop}
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+
+def walk(node: dict):
+    yield node
+    for child in node.get("children", []):
+        yield from walk(child)
+
+
+def resolve(tree: dict, name: str) -> tuple[str, str | None]:
+    """A user's NAME to a path below the root, or an error text."""
+    name = name.strip("/")
+    if name.startswith(ROOT_NAME + "/"):
+        name = name[len(ROOT_NAME) + 1:]
+    below = [n for n in walk(tree) if n is not tree]
+    rel = {n["path"][len(ROOT_NAME) + 1:]: n for n in below}
+    if name in rel:
+        return name, None
+    hits = [p for p, n in rel.items() if n["name"] == name]
+    if len(hits) == 1:
+        return hits[0], None
+    if hits:
+        return "", f"{name!r} is ambiguous: {', '.join(sorted(hits))}"
+    return "", f"no actor named {name!r}; known: {', '.join(sorted(rel))}"
+
+
+def fmt_age(seconds) -> str:
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def render_tree(tree: dict) -> str:
+    lines = [f"{'NODE':<34} {'KIND':<10} {'STATE':<12} {'PID':>7} {'RESTARTS':>8} {'UPTIME':>8} {'HB AGE':>7} "
+             f"{'IMPL':<8} CLASS"]
+
+    def add(node: dict, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└── " if last else "├── ")
+        label = (prefix + branch + node["name"])[:34]
+        hb = "-" if node.get("heartbeat_age_s") is None else f"{node['heartbeat_age_s']:.1f}s"
+        lines.append(f"{label:<34} {node['kind']:<10} {node['state']:<12} {node.get('pid') or '-':>7} "
+                     f"{node['restarts']:>8} {fmt_age(node['uptime_s']):>8} {hb:>7} {node['implementation']:<8} "
+                     f"{node['actor_class']}")
+        kids = node.get("children", [])
+        for i, child in enumerate(kids):
+            add(child, prefix + ("" if top else ("    " if last else "│   ")), i == len(kids) - 1, False)
+
+    add(tree, "", True, True)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

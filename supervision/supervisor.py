@@ -1,0 +1,452 @@
+"""The supervisor actor: starts children in order, watches them, restarts them, escalates.
+
+Thespian restarts nothing and detects no hang, so this actor does it (see DESIGN.md):
+- exit notices (``ChildActorExited``, sent twice for SIGTERM) are de-duplicated by forgetting the child's
+  address at the first one;
+- every child gets an app-level ``Ping`` and Thespian's status request each heartbeat interval; a child whose
+  last ``Pong`` is older than its hang timeout is SIGKILLed by pid and restarted (a remote child, whose pid we
+  cannot kill, is treated as dead and replaced);
+- restarts wait an exponential backoff with jitter; more than ``intensity`` restarts within ``period``
+  escalate: this supervisor stops and its own supervisor decides (at the root, ``run.py`` restarts the system);
+- a child with a fallback has a circuit breaker that runs the fallback after repeated failures and tries the
+  primary again after a cool-down.
+Every transition is published as a ``SupervisionEvent`` to subscribers and to the parent supervisor.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import psutil
+from thespian.actors import ActorExitRequest
+from thespian.system.messages.status import Thespian_ActorStatus, Thespian_StatusReq
+
+from actors import messages as m
+from actors.base import ZepixActor, handles
+from supervision.childspec import ChildSpec
+from supervision.policy import Backoff, CircuitBreaker, RestartIntensity
+
+TICK = 0.1          # seconds between supervision checks
+GATHER_TIMEOUT = 0.6  # how long a tree request waits for child supervisors
+
+
+@dataclass
+class Child:
+    spec: ChildSpec
+    path: str
+    backoff: Backoff
+    breaker: CircuitBreaker | None
+    address: object = None
+    pid: int | None = None
+    local: bool = True
+    state: str = "stopped"          # starting | running | restarting | hung | stopped
+    implementation: str = "primary"
+    restarts: int = 0
+    generation: int = 0
+    started_at: float = 0.0          # monotonic, when created
+    running_since: float = 0.0       # monotonic, when Started arrived
+    last_pong: float = 0.0
+    last_ping: float = 0.0
+    seq: int = 0
+    restart_due: float | None = None
+    exit_reason: str = ""
+    killed_at: float | None = None   # monotonic, when we SIGKILLed it (hang) and wait for its exit notice
+    stopping: bool = False           # asked to stop for an admin restart or rest_for_one
+    errors: int = 0
+    handled: int = 0
+    codec_errors: int = 0
+
+
+@dataclass
+class Gather:
+    corr: str
+    reply_to: object
+    node: dict
+    waiting: dict = field(default_factory=dict)   # sub-corr -> child name
+
+
+class Supervisor(ZepixActor):
+    exit_on_error = True
+
+    def setup(self) -> None:
+        spec = ChildSpec.from_dict(self.spec)
+        self.my_spec = spec
+        self.strategy = spec.strategy
+        self.intensity = RestartIntensity(spec.intensity, spec.period)
+        self.children: list[Child] = []
+        self.subscribers: list = []
+        self.gathers: dict[str, Gather] = {}
+        self.relays: dict[str, object] = {}     # corr -> who asked, for requests forwarded to a child supervisor
+        self.stopping = False
+        self.escalated = False
+        for cs in spec.children:
+            self.children.append(Child(
+                spec=cs, path=f"{self.path}/{cs.name}", backoff=Backoff(cs.backoff_min, cs.backoff_max),
+                breaker=(CircuitBreaker(cs.breaker_threshold, cs.breaker_period, cs.breaker_cooldown,
+                                        cs.healthy_after) if cs.fallback else None)))
+        for child in self.children:
+            self._start(child)
+        self.after(TICK, "tick")
+
+    # -- starting ----------------------------------------------------------------------------------------------
+    def _start(self, child: Child) -> None:
+        now = time.monotonic()
+        impl = child.breaker.implementation(now) if child.breaker else "primary"
+        actor = child.spec.fallback if impl == "fallback" else child.spec.actor
+        before = _child_pids()
+        child.generation += 1
+        child.address = self.createActor(actor, targetActorRequirements=child.spec.requires or None)
+        new = _child_pids() - before
+        child.pid = new.pop() if len(new) == 1 else None
+        child.local = child.pid is not None
+        child.state = "starting"
+        child.implementation = impl
+        child.started_at = now
+        child.running_since = 0.0
+        child.last_pong = now
+        child.last_ping = now
+        child.restart_due = None
+        child.exit_reason = ""
+        child.killed_at = None
+        child.stopping = False
+        self.tell(child.address, m.Init(name=child.spec.name, path=child.path, spec=child.spec.to_dict(),
+                                        config=self.config, implementation=impl))
+
+    # -- messages from children --------------------------------------------------------------------------------
+    def _by_sender(self, sender) -> Child | None:
+        for child in self.children:
+            if child.address is not None and child.address == sender:
+                return child
+        return None
+
+    @handles(m.Started)
+    def _on_started(self, msg: m.Started, sender) -> None:
+        child = self._by_sender(sender)
+        if child is None:
+            return
+        now = time.monotonic()
+        child.pid = msg.pid
+        child.state = "running"
+        child.running_since = now
+        child.last_pong = now
+        self._publish("restarted" if child.restarts else "started", child.spec.name,
+                      details={"pid": msg.pid, "implementation": msg.implementation, "restarts": child.restarts})
+
+    @handles(m.InitFailed)
+    def _on_init_failed(self, msg: m.InitFailed, sender) -> None:
+        child = self._by_sender(sender)
+        if child is not None:
+            child.exit_reason = f"setup failed: {msg.error}"
+
+    @handles(m.Exiting)
+    def _on_exiting(self, msg: m.Exiting, sender) -> None:
+        child = self._by_sender(sender)
+        if child is not None:
+            child.exit_reason = msg.reason
+
+    @handles(m.Pong)
+    def _on_pong(self, msg: m.Pong, sender) -> None:
+        child = self._by_sender(sender)
+        if child is not None and child.state in ("running", "starting"):
+            child.last_pong = time.monotonic()
+            child.pid = msg.pid or child.pid
+            child.errors, child.handled, child.codec_errors = msg.errors, msg.handled, msg.codec_errors
+
+    @handles(m.SupervisionEvent)
+    def _on_event(self, msg: m.SupervisionEvent, sender) -> None:
+        # an event from a child supervisor: pass it on unchanged
+        self._forward(msg)
+
+    def receiveMessage(self, msg, sender):
+        if isinstance(msg, Thespian_ActorStatus):
+            child = self._by_sender(sender)
+            if child is not None and child.state == "running":
+                child.last_pong = max(child.last_pong, time.monotonic() - child.spec.heartbeat_interval)
+            return None
+        return super().receiveMessage(msg, sender)
+
+    # -- exits -------------------------------------------------------------------------------------------------
+    def on_child_exited(self, address) -> None:
+        child = self._by_sender(address)
+        if child is None:
+            return  # the second notice of one exit (SIGTERM), or a child we already replaced
+        self._handle_exit(child)
+
+    def _handle_exit(self, child: Child) -> None:
+        now = time.monotonic()
+        child.address = None
+        reason = child.exit_reason or ("killed after hang" if child.killed_at else "exited")
+        was = child.state
+        child.state = "stopped"
+        child.pid = None
+        self._publish("exited", child.spec.name, reason, {"implementation": child.implementation})
+        if self.stopping:
+            return
+        if child.stopping and was != "hung":
+            # stopped on purpose (admin restart, rest_for_one): restart without counting a failure
+            self._schedule(child, 0.0)
+            return
+        if child.spec.restart == "temporary" or (child.spec.restart == "transient" and reason == "normal"):
+            return
+        if child.breaker and child.breaker.record_failure(child.implementation, now):
+            self._publish("fallback_on", child.spec.name, reason,
+                          {"fallback": child.spec.fallback, "cooldown_s": child.spec.breaker_cooldown})
+        if not self.intensity.record(now):
+            self._escalate(f"restart intensity exceeded: {child.spec.name} ({reason})")
+            return
+        delay = child.backoff.next_delay()
+        self._schedule(child, delay)
+        if self.strategy == "rest_for_one":
+            for later in self.children[self.children.index(child) + 1:]:
+                if later.address is not None:
+                    later.stopping = True
+                    later.state = "restarting"
+                    self.send(later.address, ActorExitRequest())
+                elif later.restart_due is None and later.state == "stopped":
+                    self._schedule(later, delay)
+
+    def _schedule(self, child: Child, delay: float) -> None:
+        child.state = "restarting"
+        child.restart_due = time.monotonic() + delay
+
+    def _escalate(self, reason: str) -> None:
+        self.escalated = True
+        self._publish("escalated", self.name, reason)
+        self.log.error("%s: escalating: %s", self.path, reason)
+        self.crash(reason)
+
+    # -- the periodic check ------------------------------------------------------------------------------------
+    def on_timer(self, key) -> None:
+        if key == "tick":
+            self._tick()
+            self.after(TICK, "tick")
+        elif isinstance(key, tuple) and key[0] == "gather":
+            gather = self.gathers.pop(key[1], None)
+            if gather is not None:
+                for name in gather.waiting.values():
+                    node = self._node_of(self._child(name))
+                    node["state"] = "unresponsive"
+                    gather.node["children"].append(node)
+                self._finish_gather(gather)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.state == "restarting" and child.address is None and child.restart_due is not None \
+                    and now >= child.restart_due and not self.stopping:
+                child.restarts += 1
+                self._start(child)
+                continue
+            if child.address is None:
+                continue
+            if child.killed_at is not None:
+                # SIGKILLed (or unreachable remote): if no exit notice came, stop waiting for one
+                if now - child.killed_at > 1.0 or not child.local:
+                    self._handle_exit(child)
+                continue
+            if child.state in ("running", "starting") and now - child.last_ping >= child.spec.heartbeat_interval:
+                child.seq += 1
+                child.last_ping = now
+                self.tell(child.address, m.Ping(seq=child.seq))
+                self.send(child.address, Thespian_StatusReq())
+            limit = child.spec.hang_timeout if child.state == "running" else child.spec.start_timeout
+            if child.state in ("running", "starting") and now - child.last_pong > limit:
+                self._hung(child, now)
+            elif child.state == "running":
+                if now - child.running_since >= child.spec.healthy_after:
+                    child.backoff.reset()
+                if child.breaker and child.breaker.record_healthy(child.implementation, child.running_since, now):
+                    self._publish("fallback_off", child.spec.name, "primary healthy again")
+
+    def _hung(self, child: Child, now: float) -> None:
+        silent = now - child.last_pong
+        child.state = "hung"
+        child.exit_reason = f"hung: no heartbeat for {silent:.1f}s"
+        self._publish("hung", child.spec.name, child.exit_reason, {"pid": child.pid})
+        child.killed_at = now
+        if child.local and child.pid:
+            _sigkill(child.pid)
+
+    # -- admin -------------------------------------------------------------------------------------------------
+    @handles(m.Subscribe)
+    def _on_subscribe(self, msg: m.Subscribe, sender) -> None:
+        self.subscribers = [s for s in self.subscribers if s != sender]
+        if msg.subscribe:
+            self.subscribers.append(sender)
+
+    @handles(m.TreeRequest)
+    def _on_tree(self, msg: m.TreeRequest, sender) -> None:
+        node = self._self_node()
+        gather = Gather(corr=msg.corr, reply_to=sender, node=node)
+        for child in self.children:
+            if child.spec.kind == "supervisor" and child.address is not None and child.state == "running":
+                sub = f"{msg.corr}/{uuid.uuid4().hex[:8]}"
+                gather.waiting[sub] = child.spec.name
+                self.gathers[sub] = gather
+                self.tell(child.address, m.TreeRequest(corr=sub))
+            else:
+                node["children"].append(self._node_of(child))
+        if gather.waiting:
+            self.gathers[msg.corr] = gather
+            self.after(GATHER_TIMEOUT, ("gather", msg.corr))
+        else:
+            self._finish_gather(gather)
+
+    @handles(m.TreeReply)
+    def _on_tree_reply(self, msg: m.TreeReply, sender) -> None:
+        gather = self.gathers.pop(msg.corr, None)
+        if gather is None:
+            return  # too late: the request already timed out
+        name = gather.waiting.pop(msg.corr)
+        node = dict(msg.node)
+        node.update({k: v for k, v in self._node_of(self._child(name)).items() if k != "children"})
+        gather.node["children"].append(node)
+        if not gather.waiting:
+            self.gathers.pop(gather.corr, None)
+            self._finish_gather(gather)
+
+    def _finish_gather(self, gather: Gather) -> None:
+        order = {c.spec.name: i for i, c in enumerate(self.children)}
+        gather.node["children"].sort(key=lambda n: order.get(n["name"], 0))
+        self.tell(gather.reply_to, m.TreeReply(corr=gather.corr, node=gather.node))
+
+    def _self_node(self) -> dict:
+        cls = type(self)
+        return {"name": self.name, "path": self.path, "kind": "supervisor",
+                "actor_class": f"{cls.__module__}.{cls.__name__}", "pid": os.getpid(), "state": "running",
+                "restarts": 0, "uptime_s": round(time.time() - self.started_at, 3), "heartbeat_age_s": 0.0,
+                "implementation": self.implementation, "strategy": self.strategy, "errors": self.errors,
+                "restart_intensity": f"{self.intensity.count(time.monotonic())}/{self.my_spec.intensity} "
+                                     f"per {self.my_spec.period:g}s",
+                "children": []}
+
+    def _node_of(self, child: Child) -> dict:
+        now = time.monotonic()
+        actor = child.spec.fallback if child.implementation == "fallback" else child.spec.actor
+        return {"name": child.spec.name, "path": child.path, "kind": child.spec.kind, "actor_class": actor,
+                "pid": child.pid, "state": child.state, "restarts": child.restarts,
+                "uptime_s": round(now - child.running_since, 3) if child.state == "running" else 0.0,
+                "heartbeat_age_s": round(now - child.last_pong, 3) if child.address is not None else None,
+                "implementation": child.implementation, "errors": child.errors,
+                "breaker": child.breaker.state if child.breaker else None,
+                "children": []}
+
+    def _child(self, name: str) -> Child:
+        return next(c for c in self.children if c.spec.name == name)
+
+    def _route(self, msg, sender, act) -> None:
+        """Find the child a RestartChild/KillChild names (a path below this supervisor) and act, or forward."""
+        head, _, rest = msg.name.partition("/")
+        child = next((c for c in self.children if c.spec.name == head), None)
+        if child is None:
+            self.tell(sender, m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no child {head!r}"))
+        elif rest:
+            if child.spec.kind != "supervisor" or child.address is None:
+                self.tell(sender, m.CommandReply(corr=msg.corr, ok=False, text=f"{child.path} is not a running supervisor"))
+                return
+            self.relays[msg.corr] = sender
+            self.tell(child.address, type(msg)(corr=msg.corr, name=rest))
+        else:
+            act(child, msg, sender)
+
+    @handles(m.CommandReply)
+    def _on_relayed_reply(self, msg: m.CommandReply, sender) -> None:
+        asker = self.relays.pop(msg.corr, None)
+        if asker is not None:
+            self.tell(asker, msg)
+
+    @handles(m.RestartChild)
+    def _on_restart(self, msg: m.RestartChild, sender) -> None:
+        def act(child: Child, msg, sender):
+            if child.address is None:
+                child.restart_due = time.monotonic()
+                child.state = "restarting"
+            else:
+                child.stopping = True
+                child.state = "restarting"
+                self.send(child.address, ActorExitRequest())
+            self.tell(sender, m.CommandReply(corr=msg.corr, ok=True, text=f"restarting {child.path}"))
+        self._route(msg, sender, act)
+
+    @handles(m.KillChild)
+    def _on_kill(self, msg: m.KillChild, sender) -> None:
+        def act(child: Child, msg, sender):
+            if not (child.local and child.pid):
+                self.tell(sender, m.CommandReply(corr=msg.corr, ok=False, text=f"{child.path} has no local pid"))
+                return
+            _sigkill(child.pid)
+            self.tell(sender, m.CommandReply(corr=msg.corr, ok=True, text=f"SIGKILL sent to {child.path} (pid {child.pid})",
+                                             data={"pid": child.pid}))
+        self._route(msg, sender, act)
+
+    @handles(m.StatusRequest)
+    def _on_status(self, msg: m.StatusRequest, sender) -> None:
+        states: dict[str, int] = {}
+        for c in self.children:
+            states[c.state] = states.get(c.state, 0) + 1
+        self.tell(sender, m.StatusReply(corr=msg.corr, name=self.name, pid=os.getpid(), started_at=self.started_at,
+                                        children=len(self.children), data={"states": states}))
+
+    # -- events ------------------------------------------------------------------------------------------------
+    def _publish(self, kind: str, child: str, reason: str = "", details: dict | None = None) -> None:
+        event = m.SupervisionEvent(kind=kind, supervisor=self.path, child=child, reason=reason, at=time.time(),
+                                   details=details or {})
+        level = 30 if kind in ("exited", "hung", "escalated", "fallback_on") else 20
+        self.log.log(level, "%s: %s %s %s", self.path, kind, child, reason)
+        self._forward(event)
+
+    def _forward(self, event: m.SupervisionEvent) -> None:
+        data = m.encode(event)
+        for sub in self.subscribers:
+            self.send(sub, data)
+        if self.parent is not None and self._is_supervised():
+            self.send(self.parent, data)
+
+    def _is_supervised(self) -> bool:
+        # the root's parent is Thespian's admin, which does not speak our messages
+        return "/" in self.path
+
+    # -- stopping ----------------------------------------------------------------------------------------------
+    def teardown(self) -> None:
+        """Thespian stops our children for us; kill whatever is still alive after its shutdown timeout."""
+        self.stopping = True
+        pids = [(c.pid, c.spec.shutdown_timeout) for c in self.children if c.local and c.pid]
+        if pids:
+            timeout = max(t for _, t in pids)
+            killer = threading.Timer(timeout, lambda: [_sigkill(p) for p, _ in pids])
+            killer.daemon = True
+            killer.start()
+
+
+def _child_pids() -> set[int]:
+    try:
+        return {p.pid for p in psutil.Process().children(recursive=False)}
+    except psutil.Error:
+        return set()
+
+
+def _sigkill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class RootSupervisor(Supervisor):
+    """The only top-level actor (globalName ``zepix-root``). Answers ``StopSystem`` for the admin CLI."""
+
+    @handles(m.StopSystem)
+    def _on_stop(self, msg: m.StopSystem, sender) -> None:
+        runtime = self.config.get("_runtime", {})
+        self.tell(sender, m.CommandReply(corr=msg.corr, ok=True, text="stopping",
+                                         data={"watchdog_pid": runtime.get("watchdog_pid", 0)}))
+
+    def _self_node(self) -> dict:
+        node = super()._self_node()
+        runtime = self.config.get("_runtime", {})
+        node["restarts"] = runtime.get("system_restarts", 0)
+        return node

@@ -1,0 +1,7 @@
+"""Shared pytest fixtures: the repo root on sys.path so forked actor processes import tests.support."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))

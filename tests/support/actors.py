@@ -1,0 +1,66 @@
+"""Test actors that crash, hang or misbehave on purpose, driven by files in a directory named by the env var
+ZEPIX_TEST_DIR (processes are forked, so they inherit it)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from actors import messages as m
+from actors.base import ZepixActor, handles
+
+
+def _dir() -> Path:
+    return Path(os.environ["ZEPIX_TEST_DIR"])
+
+
+def _bump(name: str) -> int:
+    path = _dir() / f"{name}.count"
+    n = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(n))
+    return n
+
+
+class Worker(ZepixActor):
+    """A well-behaved worker: records each start (pid) in ZEPIX_TEST_DIR/<name>.starts."""
+
+    def setup(self) -> None:
+        with open(_dir() / f"{self.name}.starts", "a") as f:
+            f.write(f"{os.getpid()} {self.implementation}\n")
+
+
+class Fallback(Worker):
+    """The fallback implementation used in breaker tests."""
+
+
+class CrashOnStart(ZepixActor):
+    """Raises in its constructor while ZEPIX_TEST_DIR/crash_ctor.remaining is > 0 (decremented each time)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        counter = _dir() / "crash_ctor.remaining"
+        left = int(counter.read_text()) if counter.exists() else 0
+        if left > 0:
+            counter.write_text(str(left - 1))
+            raise RuntimeError(f"constructor failure, {left - 1} left")
+        with open(_dir() / "crashy.starts", "a") as f:
+            f.write(f"{os.getpid()} primary\n")
+
+
+class CrashInSetup(ZepixActor):
+    """Always fails in setup (after Init): exercises InitFailed."""
+
+    def setup(self) -> None:
+        _bump("setup_failures")
+        raise ValueError("broken config for this test")
+
+
+class Hangs(ZepixActor):
+    """Hangs forever in setup when ZEPIX_TEST_DIR/hang exists."""
+
+    def setup(self) -> None:
+        with open(_dir() / f"{self.name}.starts", "a") as f:
+            f.write(f"{os.getpid()} primary\n")
+        if (_dir() / "hang").exists():
+            while True:
+                time.sleep(1)
