@@ -10,6 +10,7 @@ clear text; the base actor counts and logs it and carries on.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -78,7 +79,11 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == _EXT_MESSAGE:
         return _unpack(data)
     if code == _EXT_DECIMAL:
-        return Decimal(data.decode())
+        # bad bytes here used to surface as "not msgpack: [<class 'decimal.ConversionSyntax'>]"
+        try:
+            return Decimal(data.decode("ascii"))
+        except (UnicodeDecodeError, ArithmeticError):
+            raise MalformedMessage(f"invalid Decimal {bytes(data)[:40]!r}") from None
     raise MalformedMessage(f"unknown msgpack extension type {code}")
 
 
@@ -107,9 +112,11 @@ def _unpack(data: bytes) -> Any:
     except CodecError:
         raise
     except Exception as exc:  # msgpack raises several unrelated types for garbage
-        raise MalformedMessage(f"not msgpack: {exc}") from None
+        # some of them have an empty text (b"\xc1" gave "not msgpack: "), so name the type too
+        raise MalformedMessage(f"not msgpack: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+    # a bool is an int in Python, but `true` is not version 1
     if not (isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str)
-            and isinstance(obj[1], int) and isinstance(obj[2], dict)):
+            and isinstance(obj[1], int) and not isinstance(obj[1], bool) and isinstance(obj[2], dict)):
         raise MalformedMessage("expected [tag, version, fields]")
     tag, version, fields = obj
     cls = _REGISTRY.get(tag)
@@ -121,9 +128,48 @@ def _unpack(data: bytes) -> Any:
         if isinstance(fields.get(name), list):
             fields[name] = tuple(fields[name])
     try:
-        return cls(**fields)
+        msg = cls(**fields)
     except TypeError as exc:
         raise MalformedMessage(f"message {tag!r} has wrong fields: {exc}") from None
+    _check_types(msg)
+    return msg
+
+
+# Dataclasses do not check types, so a well-formed message with e.g. ``name=5`` used to reach handlers and crash
+# the receiving actor (RestartChild(name=5) made the root supervisor crash in ``name.partition``). Field values
+# are checked against the simple annotations messages use; anything more complex is not checked.
+_SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (int, float), bool: (bool,),
+                                              dict: (dict,), tuple: (tuple,), bytes: (bytes,),
+                                              Decimal: (Decimal,)}
+_FIELD_CHECKS: dict[type, list[tuple[str, tuple[type, ...], bool]]] = {}
+
+
+def _field_checks(cls: type) -> list[tuple[str, tuple[type, ...], bool]]:
+    if cls not in _FIELD_CHECKS:
+        checks = []
+        for name, hint in typing.get_type_hints(cls).items():
+            optional = False
+            if typing.get_origin(hint) in (typing.Union, types.UnionType):
+                args = [a for a in typing.get_args(hint) if a is not type(None)]
+                optional = len(args) < len(typing.get_args(hint))
+                hint = args[0] if len(args) == 1 else None
+            if typing.get_origin(hint) is tuple:
+                hint = tuple
+            if hint in _SIMPLE_TYPES:
+                checks.append((name, _SIMPLE_TYPES[hint], optional))
+        _FIELD_CHECKS[cls] = checks
+    return _FIELD_CHECKS[cls]
+
+
+def _check_types(msg: Any) -> None:
+    for name, allowed, optional in _field_checks(type(msg)):
+        value = getattr(msg, name)
+        if value is None and optional:
+            continue
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            want = " or ".join(t.__name__ for t in allowed)
+            raise MalformedMessage(f"message {msg._tag!r} field {name!r} must be {want}, "
+                                   f"got {type(value).__name__} {value!r:.40}")
 
 
 def encode(msg: Any) -> bytes:

@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     args = json.loads((argv or sys.argv[1:])[0])
     cfg = args["config"]
     hygiene.set_title("zepix host")
+    # Thespian double-forks its admin; as subreaper the host adopts it and reaps what exits below it
+    hygiene.become_subreaper()
+    signal.signal(signal.SIGCHLD, lambda *_: hygiene.reap_children())
     # the host only waits; the watchdog (run.py) decides when the system ends
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

@@ -80,12 +80,12 @@ def kill_group(pgid: int, timeout: float = 5.0) -> bool:
     while time.monotonic() < deadline:
         if not group_alive(pgid):
             return True
-        _reap()
+        reap_children()
         time.sleep(0.02)
     return not group_alive(pgid)
 
 
-def _reap() -> None:
+def reap_children() -> None:
     # A killed child of ours stays a zombie (and keeps its group "alive") until it is waited for.
     while True:
         try:

@@ -48,7 +48,9 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def next_delay(self) -> float:
-        base = min(self.maximum, self.minimum * (2 ** self.failures))
+        # The exponent is capped: after 1024 failures without a healthy run 2**n no longer fits a float and
+        # this raised OverflowError inside the supervisor's exit handling (crashing the supervisor).
+        base = min(self.maximum, self.minimum * (2 ** min(self.failures, 64)))
         self.failures += 1
         return min(self.maximum, base * (1.0 + self._rng.uniform(0.0, self.jitter)))
 

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import psutil
-from thespian.actors import ActorExitRequest
+from thespian.actors import ActorExitRequest, ActorSystemConventionUpdate
 from thespian.system.messages.status import Thespian_ActorStatus, Thespian_StatusReq
 
 from actors import messages as m
@@ -88,12 +88,21 @@ class Supervisor(ZepixActor):
                 spec=cs, path=f"{self.path}/{cs.name}", backoff=Backoff(cs.backoff_min, cs.backoff_max),
                 breaker=(CircuitBreaker(cs.breaker_threshold, cs.breaker_period, cs.breaker_cooldown,
                                         cs.healthy_after) if cs.fallback else None)))
+        self.members: list[tuple[object, dict]] = []   # convention members: (admin address, capabilities)
+        if any(c.spec.requires for c in self.children):
+            self.notifyOnSystemRegistrationChanges(True)
         for child in self.children:
             self._start(child)
         self.after(TICK, "tick")
 
     # -- starting ----------------------------------------------------------------------------------------------
     def _start(self, child: Child) -> None:
+        if child.spec.requires and not self._placeable(child.spec.requires):
+            # Asking Thespian to place an actor no system can take leaves its admin unresponsive (measured with
+            # 4.0.1), so a child that needs a capability waits until a convention member offers it.
+            child.state = "waiting"
+            child.restart_due = None
+            return
         now = time.monotonic()
         impl = child.breaker.implementation(now) if child.breaker else "primary"
         actor = child.spec.fallback if impl == "fallback" else child.spec.actor
@@ -161,7 +170,25 @@ class Supervisor(ZepixActor):
         # an event from a child supervisor: pass it on unchanged
         self._forward(msg)
 
+    def _placeable(self, requires: dict) -> bool:
+        own = getattr(getattr(self, "_myRef", None), "capabilities", None) or {}
+        for caps in [own] + [c for _, c in self.members]:
+            if all(caps.get(k) == v for k, v in requires.items()):
+                return True
+        return False
+
+    def _on_convention(self, msg: ActorSystemConventionUpdate) -> None:
+        self.members = [(a, c) for a, c in self.members if a != msg.remoteAdminAddress]
+        if msg.remoteAdded:
+            self.members.append((msg.remoteAdminAddress, dict(msg.remoteCapabilities or {})))
+            for child in self.children:
+                if child.state == "waiting" and not self.stopping:
+                    self._start(child)
+
     def receiveMessage(self, msg, sender):
+        if isinstance(msg, ActorSystemConventionUpdate):
+            self._on_convention(msg)
+            return None
         if isinstance(msg, Thespian_ActorStatus):
             child = self._by_sender(sender)
             if child is not None and child.state == "running":
@@ -195,7 +222,9 @@ class Supervisor(ZepixActor):
         if child.breaker and child.breaker.record_failure(child.implementation, now):
             self._publish("fallback_on", child.spec.name, reason,
                           {"fallback": child.spec.fallback, "cooldown_s": child.spec.breaker_cooldown})
-        if not self.intensity.record(now):
+        # A child placed on another host by capability fails when that host is down or not joined yet: that is
+        # the network, not a bug, so it backs off and retries without counting towards escalation.
+        if child.local and not self.intensity.record(now):
             self._escalate(f"restart intensity exceeded: {child.spec.name} ({reason})")
             return
         delay = child.backoff.next_delay()
@@ -270,6 +299,11 @@ class Supervisor(ZepixActor):
         child.killed_at = now
         if child.local and child.pid:
             _sigkill(child.pid)
+        elif child.spec.requires:
+            # a silent remote child means its host is gone (Thespian notices after ~22 min): forget the members
+            # that offered its capabilities, so it waits for one to (re)join instead of being placed on a ghost
+            self.members = [(a, c) for a, c in self.members
+                            if not all(c.get(k) == v for k, v in child.spec.requires.items())]
 
     # -- admin -------------------------------------------------------------------------------------------------
     @handles(m.Subscribe)
@@ -320,6 +354,7 @@ class Supervisor(ZepixActor):
                 "actor_class": f"{cls.__module__}.{cls.__name__}", "pid": os.getpid(), "state": "running",
                 "restarts": 0, "uptime_s": round(time.time() - self.started_at, 3), "heartbeat_age_s": 0.0,
                 "implementation": self.implementation, "strategy": self.strategy, "errors": self.errors,
+                "codec_errors": self.codec_errors,
                 "restart_intensity": f"{self.intensity.count(time.monotonic())}/{self.my_spec.intensity} "
                                      f"per {self.my_spec.period:g}s",
                 "children": []}
@@ -332,6 +367,7 @@ class Supervisor(ZepixActor):
                 "uptime_s": round(now - child.running_since, 3) if child.state == "running" else 0.0,
                 "heartbeat_age_s": round(now - child.last_pong, 3) if child.address is not None else None,
                 "implementation": child.implementation, "errors": child.errors,
+                "codec_errors": child.codec_errors,   # from the child's last Pong
                 "breaker": child.breaker.state if child.breaker else None,
                 "children": []}
 

@@ -54,6 +54,13 @@ def _prepare_transport(bind_host: str) -> None:
     hygiene.bind_loopback_only(bind_host)
 
 
+def _keep_admin_in_our_group() -> None:
+    """Thespian daemonises its admin with setsid(), which would take the whole actor system out of our process
+    group and out of reach of the group kill that ends every stop. The admin is forked from this (host)
+    process, so it inherits a no-op setsid."""
+    os.setsid = lambda: None
+
+
 def bind_host(cfg: dict) -> str:
     return "127.0.0.1" if cfg["system"]["mode"] == "single" else cfg["system"]["bind_host"]
 
@@ -69,6 +76,7 @@ def start_system(cfg: dict, runtime: dict, capabilities: dict | None = None):
     from thespian.actors import ActorSystem
 
     _prepare_transport(bind_host(cfg))
+    _keep_admin_in_our_group()
     caps = {"Admin Port": cfg["system"]["admin_port"], **(capabilities or {})}
     asys = ActorSystem(SYSTEM_BASE, caps, logDefs=log_defs(cfg), transientUnique=True)
     spec = build_tree(cfg)
@@ -84,6 +92,7 @@ def start_member(cfg: dict, leader: str, capabilities: dict):
     from thespian.actors import ActorSystem
 
     _prepare_transport(bind_host(cfg))
+    _keep_admin_in_our_group()
     host, _, port = leader.rpartition(":")
     caps = {"Admin Port": cfg["system"]["admin_port"], "Convention Address.IPv4": (host, int(port)),
             **capabilities}

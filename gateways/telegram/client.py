@@ -25,6 +25,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
+from .env import redact
 from .sender import OutMessage, Send, SendError, SendOk, SendRetryAfter, SendResult
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -105,18 +106,32 @@ class TelegramClient:
                                     read_timeout=read_timeout, write_timeout=write_timeout, pool_timeout=pool_timeout)
         file_url = url.replace("/bot", "/file/bot", 1) if "/bot" in url else url
         self.bot = Bot(token, base_url=url, base_file_url=file_url, request=request, get_updates_request=poll_request)
-        self._started = False
+        self._token = token
 
     async def start(self) -> dict[str, Any]:
         """Initialise the HTTP pools and call getMe (a bad token fails here). Returns the bot user as a dict."""
-        await self.bot.initialize()
-        self._started = True
+        try:
+            await self.bot.initialize()
+        except TelegramError as exc:
+            # The pools are open even when getMe failed; and PTB puts the whole token into InvalidToken's text.
+            await self.bot.shutdown()
+            if isinstance(exc, InvalidToken):
+                # `from None`: a chained traceback would print the original text, token and all.
+                raise InvalidToken(self._redact(exc.message)) from None
+            raise
         return self.bot.bot.to_dict()
 
     async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await self.bot.shutdown()
+        await self.bot.shutdown()  # a no-op when nothing is open
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, redact(self._token))
+
+    def _map(self, exc: TelegramError) -> SendRetryAfter | SendError:
+        r = map_exception(exc)
+        if isinstance(r, SendError) and self._token in r.description:
+            r = SendError(r.kind, self._redact(r.description), r.retryable)
+        return r
 
     async def __aenter__(self) -> "TelegramClient":
         await self.start()
@@ -133,9 +148,9 @@ class TelegramClient:
         except BadRequest as exc:
             if m.method in ("editMessageText", "editMessageReplyMarkup") and _not_modified(exc):
                 return SendOk(m.message_id)
-            return map_exception(exc)
+            return self._map(exc)
         except TelegramError as exc:
-            return map_exception(exc)
+            return self._map(exc)
 
     async def _call(self, m: OutMessage) -> int | None:
         b = self.bot
@@ -176,7 +191,7 @@ class TelegramClient:
             ups = await self.bot.get_updates(offset=offset, timeout=timeout, limit=limit,
                                              allowed_updates=list(allowed_updates) if allowed_updates else None)
         except TelegramError as exc:
-            return map_exception(exc)
+            return self._map(exc)
         dicts = tuple(u.to_dict() for u in ups)
         nxt = max(u.update_id for u in ups) + 1 if ups else offset
         return Updates(dicts, nxt)
@@ -188,7 +203,7 @@ class TelegramClient:
             await self.bot.answer_callback_query(callback_query_id, text=text, show_alert=show_alert)
             return SendOk()
         except TelegramError as exc:
-            return map_exception(exc)
+            return self._map(exc)
 
     async def set_commands(self, commands: Sequence[tuple[str, str]] | Mapping[str, str]) -> SendResult:
         pairs = commands.items() if isinstance(commands, Mapping) else commands
@@ -196,7 +211,7 @@ class TelegramClient:
             await self.bot.set_my_commands([BotCommand(c, d) for c, d in pairs])
             return SendOk()
         except TelegramError as exc:
-            return map_exception(exc)
+            return self._map(exc)
 
     async def delete_webhook(self, drop_pending_updates: bool = False) -> SendResult:
         """Long polling only works without a webhook; call once at start."""
@@ -204,4 +219,4 @@ class TelegramClient:
             await self.bot.delete_webhook(drop_pending_updates=drop_pending_updates)
             return SendOk()
         except TelegramError as exc:
-            return map_exception(exc)
+            return self._map(exc)

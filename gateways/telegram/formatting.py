@@ -269,7 +269,7 @@ def format_profit_booking(d: Mapping[str, Any], tz: Any = DEFAULT_TZ) -> str:
     with `stopped` (a reason) it announces the chain's end instead."""
     if d.get("stopped"):
         return _join([
-            f"⏹ <b>PROFIT CHAIN STOPPED</b>",
+            "⏹ <b>PROFIT CHAIN STOPPED</b>",
             _line("Chain", d.get("chain_id")),
             _line("Symbol", d.get("symbol")),
             _line("Level", d.get("to_level", d.get("level"))),
@@ -291,7 +291,7 @@ def format_profit_booking(d: Mapping[str, Any], tz: Any = DEFAULT_TZ) -> str:
 
 
 _REENTRY_TITLES: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "sl_hunt": lambda d: f"🔄 <b>SL HUNT RE-ENTRY</b>" + (f" #{esc(d['level'])}" if d.get("level") is not None else ""),
+    "sl_hunt": lambda d: "🔄 <b>SL HUNT RE-ENTRY</b>" + (f" #{esc(d['level'])}" if d.get("level") is not None else ""),
     "tp_continuation": lambda d: f"✅ <b>TP{esc(d.get('tp_level', ''))} RE-ENTRY</b>",
     "exit_continuation": lambda d: "↩️ <b>EXIT CONTINUATION RE-ENTRY</b>",
     "recovery": lambda d: "🔄 <b>PROFIT RECOVERY TRIGGERED</b>",
@@ -396,7 +396,7 @@ def format_daily_summary(d: Mapping[str, Any], tz: Any = DEFAULT_TZ) -> str:
     if net is None and d.get("gross_pnl") is not None:
         net = sum((_dec(d.get(k)) or Decimal(0)) for k in ("gross_pnl", "commission", "swap"))
     lines: list[str | None] = [
-        f"📅 <b>DAILY SUMMARY</b>" + (f" — {esc(day_s)}" if day_s else ""),
+        "📅 <b>DAILY SUMMARY</b>" + (f" — {esc(day_s)}" if day_s else ""),
         RULE,
         f"📝 Trades: {trades}" + (f" ({esc(wins)} W / {esc(losses)} L)" if wins is not None and losses is not None else ""),
         f"🎯 Win Rate: {esc(win_rate)}",

@@ -510,7 +510,6 @@ class SendScheduler:
     def _chat_ready_at(self, key: Any, head: _Item, now: float) -> float:
         if key in self._busy_chats:
             return math.inf
-        s = self.settings
         w = self._chat_windows.get(key)
         t = max(head.not_before, self._chat_paused_until.get(key, -math.inf))
         if w is not None:

@@ -64,3 +64,23 @@ class Hangs(ZepixActor):
         if (_dir() / "hang").exists():
             while True:
                 time.sleep(1)
+
+
+from thespian.actors import requireCapability  # noqa: E402
+
+
+@requireCapability("mt5")
+class RemoteWorker(Worker):
+    """A worker that may only run on an actor system offering the ``mt5`` capability."""
+
+
+class CrashInSetupWhile(ZepixActor):
+    """Fails in setup (like CrashInSetup) while ZEPIX_TEST_DIR/fail_setup exists, else runs like Worker, so a
+    test can start a healthy system, subscribe to events, and then break the child on purpose."""
+
+    def setup(self) -> None:
+        if (_dir() / "fail_setup").exists():
+            _bump("setup_failures")
+            raise ValueError("broken config for this test")
+        with open(_dir() / f"{self.name}.starts", "a") as f:
+            f.write(f"{os.getpid()} {self.implementation}\n")

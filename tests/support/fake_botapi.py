@@ -310,7 +310,7 @@ class FakeBotApi:
                 loop.run_until_complete(loop.shutdown_asyncgens())
                 loop.close()
 
-        self._thread = threading.Thread(target=run, name=f"fake-botapi", daemon=True)
+        self._thread = threading.Thread(target=run, name="fake-botapi", daemon=True)
         self._thread.start()
         if not ready.wait(timeout):
             raise TimeoutError("fake Bot API did not start")
@@ -688,7 +688,7 @@ class FakeBotApi:
             # Not parsed by the fake: stored as sent. Our bots use HTML.
             text, ents = raw, []
         else:
-            raise bad_request(f"unsupported parse_mode")
+            raise bad_request("unsupported parse_mode")
         if required and not text.strip():
             raise bad_request("message text is empty")
         if utf16_len(text) > limit:

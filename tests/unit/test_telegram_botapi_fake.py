@@ -308,3 +308,31 @@ def test_subprocess_mode():
     with pytest.raises(ProcessLookupError):
         import os
         os.kill(pid, 0)
+
+
+def test_ptb_application_polling_and_command_handler(api):
+    """The full python-telegram-bot stack (Application, Updater long polling, CommandHandler) works against it."""
+    from telegram.ext import Application, CommandHandler
+
+    async def go():
+        handled = asyncio.Event()
+
+        async def status(update, context):
+            await update.message.reply_text(f"ACTIVE, user {update.effective_user.id}")
+            handled.set()
+
+        app = Application.builder().token(api.token).base_url(api.base_url).build()
+        app.add_handler(CommandHandler("status", status))
+        async with app:
+            await app.start()
+            await app.updater.start_polling(poll_interval=0, timeout=10)
+            await asyncio.to_thread(api.wait_for_poll, 5.0)
+            api.inject_message(USER, "/status")
+            await asyncio.wait_for(handled.wait(), 5)
+            await app.updater.stop()
+            await app.stop()
+    run(go())
+    assert [m["text"] for m in api.bot_messages(USER)] == [f"ACTIVE, user {USER}"]
+    methods = [c.method for c in api.calls()]
+    assert methods[:3] == ["getMe", "deleteWebhook", "getUpdates"]
+    assert api.pending_updates == []  # the Updater confirmed the update when it stopped
