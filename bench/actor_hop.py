@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import bench_system, machine_line, summary, table  # noqa: E402
+from bench._common import bench_system, descendants, machine_line, summary, table  # noqa: E402
 from actors import messages as m  # noqa: E402
 from bench import bench_actors as ba  # noqa: E402
 from supervision.system import new_corr  # noqa: E402
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                     got = external_round_trips(asys, actors[key], codec, count, warm)
                 walls[key] += time.perf_counter() - t0
                 rtts[key].extend(got)
-        system_procs = len(psutil_children())
+        system_procs = len(descendants())
 
     rows = []
     for key in paths:
@@ -150,11 +150,6 @@ def main(argv=None) -> int:
           title="Serialization alone, in this process (one tick message)")
     print(f"\nsystem processes during the run: {system_procs}; wall time {time.monotonic() - started:.1f} s")
     return 0
-
-
-def psutil_children():
-    import psutil
-    return psutil.Process().children(recursive=True)
 
 
 if __name__ == "__main__":
