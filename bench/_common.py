@@ -29,18 +29,23 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import psutil  # noqa: E402
+import psutil
 
-from supervision import hygiene  # noqa: E402
-from supervision.system import AdminClient  # noqa: E402
-from tests.support.system import all_running, find, free_port, wait_for, write_config  # noqa: E402,F401
-
+from supervision import hygiene
+from supervision.system import AdminClient
+from tests.support.system import all_running, find, free_port, wait_for, write_config  # noqa: F401
 
 # -- processes ---------------------------------------------------------------------------------------------------
 
 def become_subreaper() -> None:
-    """Orphans of the systems we start (Thespian's double-forked admin) become our children."""
+    """Orphans of the systems we start (Thespian's double-forked admin) become our children; SIGTERM (e.g. from
+    ``timeout``) unwinds through the ``finally`` blocks that kill them."""
     hygiene.become_subreaper()
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def reap() -> None:
@@ -81,7 +86,7 @@ def kill_everything_we_started(extra_pids: tuple[int, ...] = (), timeout: float 
     for pgid in groups - {me}:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
-    for pid, p in procs.items():
+    for pid in procs:
         with contextlib.suppress(OSError):
             if os.getpgid(pid) == me:
                 os.kill(pid, signal.SIGKILL)
@@ -229,6 +234,7 @@ def machine_line() -> str:
     rev = "?"
     with contextlib.suppress(Exception):
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             timeout=5).stdout.strip() or "?"
-    return (f"repo {rev} (plus uncommitted changes, if any) · machine: {platform.node()} · {os.cpu_count()} CPUs · Linux {platform.release()} · Python "
-            f"{platform.python_version()} · thespian {ver} · load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+                             timeout=5, check=False).stdout.strip() or "?"
+    return (f"repo {rev} (plus uncommitted changes, if any) · machine: {platform.node()} · {os.cpu_count()} CPUs · "
+            f"Linux {platform.release()} · Python {platform.python_version()} · thespian {ver} · "
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

@@ -1,11 +1,12 @@
 """Actor hop latency: round trips with our msgpack codec (ZepixActor) versus raw Thespian (pickled objects).
 
-    python bench/actor_hop.py [--n 2000] [--warmup 200] [--rounds 4]
+    python bench/actor_hop.py [--n 2000] [--warmup 200] [--rounds 20]
 
 Starts a real Zepix actor system (``supervision.host``, loopback-only transport, multiprocTCPBase) and creates
 in it, from the benchmark's AdminClient: an echo and a pinger of each kind (bench/bench_actors.py), every one
-its own OS process. Four paths, ``n`` timed round trips each after ``warmup`` untimed ones, run in alternating
-rounds so a noisy neighbour hits all of them alike:
+its own OS process. Four paths, ``n`` timed round trips each after ``warmup`` untimed ones (and 10 more at
+the start of every later round), run in rounds that take turns (order reversed every other round) so load
+from elsewhere on the machine hits all of them alike:
 
 - actor -> actor: a pinger actor sends one tick to its echo child, waits for the answer, sends the next; each
   round trip is timed with ``perf_counter_ns`` inside the pinger process;
@@ -26,10 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import bench_system, descendants, machine_line, summary, table  # noqa: E402
-from actors import messages as m  # noqa: E402
-from bench import bench_actors as ba  # noqa: E402
-from supervision.system import new_corr  # noqa: E402
+from actors import messages as m
+from bench import bench_actors as ba
+from bench._common import bench_system, descendants, machine_line, summary, table
+from supervision.system import new_corr
 
 
 def external_round_trips(asys, echo, codec: bool, n: int, warmup: int) -> list[int]:
@@ -92,7 +93,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=2000, help="timed round trips per path")
     p.add_argument("--warmup", type=int, default=200, help="untimed round trips before the first round")
-    p.add_argument("--rounds", type=int, default=4, help="the n round trips are split into this many rounds")
+    p.add_argument("--rounds", type=int, default=20,
+                   help="the n round trips are split into this many rounds; the paths take turns, in reversed "
+                        "order every other round, so load from elsewhere hits them alike")
     args = p.parse_args(argv)
 
     print("# Actor hop latency: msgpack codec (ZepixActor) vs raw Thespian\n")
@@ -112,8 +115,8 @@ def main(argv=None) -> int:
         }
         per_round = [args.n // args.rounds + (1 if i < args.n % args.rounds else 0) for i in range(args.rounds)]
         for r, count in enumerate(per_round):
-            warm = args.warmup if r == 0 else 20
-            for key in paths:
+            warm = args.warmup if r == 0 else 10
+            for key in (paths if r % 2 == 0 else paths[::-1]):
                 kind, codec = key[0], key[1] == "codec"
                 t0 = time.perf_counter()
                 if kind == "actor -> actor":
@@ -131,7 +134,8 @@ def main(argv=None) -> int:
         rows.append([key[0], key[1], s["n"], s["mean"], s["p50"], s["p90"], s["p99"], s["max"],
                      round(1000.0 / s["mean"]) if s["mean"] else 0])
     table(["path", "messages", "n", "mean ms", "p50 ms", "p90 ms", "p99 ms", "max ms", "round trips/s"], rows,
-          title=f"Round trip latency (n={args.n} per path after {args.warmup} warm-up, {args.rounds} alternating rounds)")
+          title=f"Round trip latency (n={args.n} per path after {args.warmup} warm-up, "
+                f"{args.rounds} alternating rounds)")
     print("\nround trips/s = 1000 / mean (one message in flight at a time); each round trip is two messages.")
 
     def ratio(kind, col):
@@ -148,7 +152,8 @@ def main(argv=None) -> int:
           title="Cost of the codec per round trip")
     table(["serializer", "bytes", "encode µs", "decode µs", "both µs"], codec_alone(),
           title="Serialization alone, in this process (one tick message)")
-    print(f"\nsystem processes during the run: {system_procs}; wall time {time.monotonic() - started:.1f} s")
+    print(f"\nsystem processes during the run: {system_procs}; wall time {time.monotonic() - started:.1f} s · "
+          f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
 

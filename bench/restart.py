@@ -1,6 +1,6 @@
 """Supervision timings: restart after SIGKILL, hang detected -> replaced, fallback activation.
 
-    python bench/restart.py [--kills 20] [--hangs 5] [--fallbacks 5]
+    python bench/restart.py [--kills 20] [--hangs 10] [--fallbacks 5]
 
 Starts a real Zepix actor system (``supervision.host``) with three extra workers from
 ``[[supervision.extra]]`` and subscribes to the root supervisor's events (``Subscribe`` from a private
@@ -9,9 +9,10 @@ it saw the transition); the benchmark takes ``time.time()`` just before it signa
 
 1. restart: ``ops/victim`` (tests.support.actors.Worker) is SIGKILLed ``--kills`` times; measured: SIGKILL ->
    ``exited`` (the supervisor hears of the exit) and SIGKILL -> ``restarted`` (the new process answered
-   ``Init`` with ``Started``). ``healthy_after = 0.3`` and a 0.6 s pause between kills let the backoff reset,
-   so each kill is a one-off crash (first backoff ``backoff_min`` = 0.05 s + up to 20 % jitter); back-to-back
-   kills would measure the exponential backoff instead.
+   ``Init`` with ``Started``). ``healthy_after = 0.3`` and a pause of 0.6-0.8 s (random, so kills land at a
+   random phase of the supervisor's 0.1 s tick) between kills let the backoff reset, so each kill is a one-off
+   crash (first backoff ``backoff_min`` = 0.05 s + up to 20 % jitter); back-to-back kills would measure the
+   exponential backoff instead.
 2. hang: ``broker/hanger`` (heartbeat_interval 0.25 s, hang_timeout 1.0 s) is SIGSTOPped ``--hangs`` times;
    measured: SIGSTOP -> ``hung`` (the supervisor SIGKILLs it) and SIGSTOP -> ``restarted``.
 3. fallback: ``trading/crashy`` (tests.support.actors.CrashOnStart, fallback tests.support.actors.Fallback,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import sys
 import time
@@ -33,9 +35,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import bench_system, machine_line, summary, table  # noqa: E402
-from actors import messages as m  # noqa: E402
-from supervision.system import new_corr  # noqa: E402
+from actors import messages as m
+from bench._common import bench_system, machine_line, summary, table
+from supervision.system import new_corr
 
 CONFIG = """
 [supervision.subtrees.ops]
@@ -134,6 +136,15 @@ def alive(pid: int) -> bool:
         return False
 
 
+_rng = random.Random(20)
+
+
+def pause() -> None:
+    """0.6 s (> healthy_after + one supervisor tick: the backoff resets, so the next failure is a one-off) plus a
+    random 0-0.2 s, so the signal lands at a random phase of the supervisor's 0.1 s tick and heartbeat."""
+    time.sleep(0.6 + _rng.uniform(0.0, 0.2))
+
+
 def bench_kills(system, events: Events, kills: int) -> dict:
     pid = system.node("ops/victim")["pid"]
     to_exit, to_restart, to_seen = [], [], []
@@ -148,7 +159,7 @@ def bench_kills(system, events: Events, kills: int) -> dict:
         to_restart.append((restarted.at - t) * 1000)
         to_seen.append((events.received_at(restarted) - t) * 1000)
         pid = new
-        time.sleep(0.6)   # > healthy_after + one supervisor tick: the backoff resets, the next kill is a one-off
+        pause()
     return {"SIGKILL -> exited": to_exit, "SIGKILL -> restarted": to_restart,
             "SIGKILL -> restarted received by subscriber": to_seen}
 
@@ -166,7 +177,7 @@ def bench_hangs(system, events: Events, hangs: int) -> dict:
         to_hung.append((hung.at - t) * 1000)
         to_restart.append((restarted.at - t) * 1000)
         pid = new
-        time.sleep(0.6)
+        pause()
     return {"SIGSTOP -> hung": to_hung, "SIGSTOP -> restarted": to_restart}
 
 
@@ -178,6 +189,7 @@ def bench_fallbacks(system, events: Events, reps: int) -> tuple[dict, list[str]]
         node = system.node("trading/crashy")
         assert node["state"] == "running" and node["implementation"] == "primary", node
         counter.write_text("1000")
+        pause()
         t = time.time()
         os.kill(node["pid"], signal.SIGKILL)
         first = events.wait("crashy", "exited")
@@ -221,7 +233,7 @@ def rows_of(results: dict, target: float | None = None) -> list[list]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kills", type=int, default=20)
-    p.add_argument("--hangs", type=int, default=5)
+    p.add_argument("--hangs", type=int, default=10)
     p.add_argument("--fallbacks", type=int, default=5)
     args = p.parse_args(argv)
     print("# Supervision timings: restart, hang, fallback\n")
@@ -241,13 +253,15 @@ def main(argv=None) -> int:
     table(headers + [f"p99 < {TARGET_P99_MS:g} ms"], rows_of(kills, TARGET_P99_MS),
           title=f"Restart after SIGKILL (ops/victim, {args.kills} kills, one-off crashes)")
     table(headers, rows_of(hangs),
-          title=f"Hang detected -> replaced (broker/hanger, heartbeat 0.25 s, hang_timeout 1.0 s, {args.hangs} SIGSTOPs)")
+          title=f"Hang detected -> replaced (broker/hanger, heartbeat 0.25 s, hang_timeout 1.0 s, "
+                f"{args.hangs} SIGSTOPs)")
     table(headers, rows_of(fallbacks),
           title=f"Fallback activation (trading/crashy, breaker_threshold 3, {args.fallbacks} repetitions)")
     for note in notes:
         print(f"\n{note}")
     print(f"\nevents of other children during the run: {spurious or 'none'}")
-    print(f"wall time {time.monotonic() - started:.1f} s")
+    print(f"wall time {time.monotonic() - started:.1f} s · load average at the end "
+          f"{os.getloadavg()[0]:.2f}")
     return 0
 
 

@@ -30,13 +30,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
+import psutil
 
-from bench._common import (REPO, all_running, become_subreaper, descendants, free_port,  # noqa: E402
-                           kill_everything_we_started, machine_line, proc_role, reap, table)
-from supervision import hygiene  # noqa: E402
-from supervision.admin import walk  # noqa: E402
-from supervision.system import AdminClient, NoZepixRunning, port_in_use  # noqa: E402
+from bench._common import (
+    REPO,
+    all_running,
+    become_subreaper,
+    descendants,
+    free_port,
+    kill_everything_we_started,
+    machine_line,
+    proc_role,
+    reap,
+    table,
+)
+from supervision import hygiene
+from supervision.admin import walk
+from supervision.system import AdminClient, NoZepixRunning, port_in_use
 
 TARGET_S = 3.0
 MiB = 1024 * 1024
@@ -76,7 +86,7 @@ def one_run(idx: int, idle: float) -> dict:
                 "ZEPIX_DATA_DIR": str(tmp / "data")})
     out: dict = {"run": idx + 1}
     client = None
-    stderr = open(tmp / "run.stderr", "w")
+    stderr = open(tmp / "run.stderr", "w")  # noqa: SIM115 - closed in the finally below
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "run.py"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=stderr, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
@@ -195,7 +205,8 @@ def main(argv=None) -> int:
         rows.append([r["run"], r["admin_port_s"], r["banner_s"], r["ready_s"], r["nodes"], r["processes"],
                      sum(m_["pss"] for m_ in actors) / MiB, sum(m_["pss"] for m_ in r["mem"]) / MiB,
                      r["stop_s"], r["exit_code"],
-                     "yes" if clean else f"NO: pids {r['left']} groups {r['left_groups']} ports free {r['ports_free']}"])
+                     "yes" if clean else
+                     f"NO: pids {r['left']} groups {r['left_groups']} ports free {r['ports_free']}"])
     table(["run", "admin port s", "banner s", "tree ready s", "nodes", "processes", "PSS system MiB",
            "PSS all MiB", "stop s", "exit", "all gone after SIGTERM"], rows,
           title=f"python run.py -> every node running ({args.runs} runs)")
@@ -233,7 +244,8 @@ def main(argv=None) -> int:
     print(f"process groups per run: {[len(r['groups']) for r in runs]} "
           f"(expected 2: run.py's own, and the host's shared by the admin, logger and actors)")
     print(f"left alive after the final cleanup: {leftovers or 'none'}")
-    print(f"wall time {time.monotonic() - started:.1f} s")
+    print(f"wall time {time.monotonic() - started:.1f} s · load average at the end "
+          f"{os.getloadavg()[0]:.2f}")
     return 0 if not leftovers else 1
 
 

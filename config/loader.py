@@ -123,8 +123,10 @@ def validate(cfg: dict) -> None:
                 "restart_period"):
         if wd[key] <= 0:
             raise ConfigError(f"watchdog.{key}", wd[key], "a number of seconds > 0")
-    if wd["max_missed"] < 1 or wd["max_restarts"] < 0:
+    if wd["max_missed"] < 1:
         raise ConfigError("watchdog.max_missed", wd["max_missed"], "an integer >= 1")
+    if wd["max_restarts"] < 0:
+        raise ConfigError("watchdog.max_restarts", wd["max_restarts"], "an integer >= 0")
     for i, extra in enumerate(cfg["supervision"].get("extra", [])):
         for key in ("parent", "name", "actor"):
             if not isinstance(extra.get(key), str) or not extra.get(key):

@@ -56,6 +56,7 @@ class Child:
     exit_reason: str = ""
     killed_at: float | None = None   # monotonic, when we SIGKILLed it (hang) and wait for its exit notice
     stopping: bool = False           # asked to stop for an admin restart or rest_for_one
+    stop_requested_at: float | None = None   # monotonic, when we sent it ActorExitRequest (see _tick)
     errors: int = 0
     handled: int = 0
     codec_errors: int = 0
@@ -122,6 +123,7 @@ class Supervisor(ZepixActor):
         child.exit_reason = ""
         child.killed_at = None
         child.stopping = False
+        child.stop_requested_at = None
         self.tell(child.address, m.Init(name=child.spec.name, path=child.path, spec=child.spec.to_dict(),
                                         config=self.config, implementation=impl))
 
@@ -219,28 +221,39 @@ class Supervisor(ZepixActor):
             return
         if child.spec.restart == "temporary" or (child.spec.restart == "transient" and reason == "normal"):
             return
-        if child.breaker and child.breaker.record_failure(child.implementation, now):
+        switched = bool(child.breaker and child.breaker.record_failure(child.implementation, now))
+        if switched:
             self._publish("fallback_on", child.spec.name, reason,
                           {"fallback": child.spec.fallback, "cooldown_s": child.spec.breaker_cooldown})
+            # the fallback is a different implementation: it does not inherit the primary's backoff
+            child.backoff.reset()
         # A child placed on another host by capability fails when that host is down or not joined yet: that is
         # the network, not a bug, so it backs off and retries without counting towards escalation.
         if child.local and not self.intensity.record(now):
             self._escalate(f"restart intensity exceeded: {child.spec.name} ({reason})")
             return
-        delay = child.backoff.next_delay()
+        delay = 0.0 if switched else child.backoff.next_delay()
         self._schedule(child, delay)
         if self.strategy == "rest_for_one":
             for later in self.children[self.children.index(child) + 1:]:
                 if later.address is not None:
-                    later.stopping = True
-                    later.state = "restarting"
-                    self.send(later.address, ActorExitRequest())
+                    self._stop_on_purpose(later, f"rest_for_one: {child.spec.name} failed")
                 elif later.restart_due is None and later.state == "stopped":
                     self._schedule(later, delay)
+
+    def _stop_on_purpose(self, child: Child, reason: str) -> None:
+        """Ask a running child to stop so it is started again without counting a failure."""
+        child.stopping = True
+        child.state = "restarting"
+        child.exit_reason = reason
+        child.stop_requested_at = time.monotonic()
+        self.send(child.address, ActorExitRequest())
 
     def _schedule(self, child: Child, delay: float) -> None:
         child.state = "restarting"
         child.restart_due = time.monotonic() + delay
+        # a timer of its own, so a restart does not wait for the next supervision tick
+        self.after(delay, ("restart", child.spec.name))
 
     def _escalate(self, reason: str) -> None:
         self.escalated = True
@@ -253,22 +266,25 @@ class Supervisor(ZepixActor):
         if key == "tick":
             self._tick()
             self.after(TICK, "tick")
+        elif isinstance(key, tuple) and key[0] == "restart":
+            self._restart_due(self._child(key[1]), time.monotonic())
         elif isinstance(key, tuple) and key[0] == "gather":
             gather = self.gathers.pop(key[1], None)
             if gather is not None:
-                for name in gather.waiting.values():
+                for sub, name in gather.waiting.items():
+                    # forget the sub-request too: its late answer used to finish this gather a second time
+                    # and send the asker another reply to a question already answered
+                    self.gathers.pop(sub, None)
                     node = self._node_of(self._child(name))
                     node["state"] = "unresponsive"
                     gather.node["children"].append(node)
+                gather.waiting.clear()
                 self._finish_gather(gather)
 
     def _tick(self) -> None:
         now = time.monotonic()
         for child in self.children:
-            if child.state == "restarting" and child.address is None and child.restart_due is not None \
-                    and now >= child.restart_due and not self.stopping:
-                child.restarts += 1
-                self._start(child)
+            if self._restart_due(child, now):
                 continue
             if child.address is None:
                 continue
@@ -276,6 +292,16 @@ class Supervisor(ZepixActor):
                 # SIGKILLed (or unreachable remote): if no exit notice came, stop waiting for one
                 if now - child.killed_at > 1.0 or not child.local:
                     self._handle_exit(child)
+                continue
+            if child.stopping and child.stop_requested_at is not None:
+                # Asked to stop (admin restart, rest_for_one, back to the primary). Such a child is neither pinged
+                # nor hang-checked, so one that is hung (or ignores ActorExitRequest) stayed "restarting" forever:
+                # after its shutdown timeout it is SIGKILLed like a hung child, still without counting a failure.
+                if now - child.stop_requested_at > child.spec.shutdown_timeout:
+                    child.exit_reason += f"; killed after the {child.spec.shutdown_timeout:g}s shutdown timeout"
+                    child.killed_at = now
+                    if child.local and child.pid:
+                        _sigkill(child.pid)
                 continue
             if child.state in ("running", "starting") and now - child.last_ping >= child.spec.heartbeat_interval:
                 child.seq += 1
@@ -290,6 +316,20 @@ class Supervisor(ZepixActor):
                     child.backoff.reset()
                 if child.breaker and child.breaker.record_healthy(child.implementation, child.running_since, now):
                     self._publish("fallback_off", child.spec.name, "primary healthy again")
+                if child.breaker and child.implementation == "fallback" \
+                        and child.breaker.implementation(now) == "primary":
+                    # The breaker is consulted only when a child starts, so a healthy fallback used to run forever:
+                    # once the cool-down is over, replace it on purpose (not a failure) to try the primary
+                    # (half-open).
+                    self._stop_on_purpose(child, "breaker cool-down over: trying the primary again")
+
+    def _restart_due(self, child: Child, now: float) -> bool:
+        if child.state == "restarting" and child.address is None and child.restart_due is not None \
+                and now >= child.restart_due and not self.stopping:
+            child.restarts += 1
+            self._start(child)
+            return True
+        return False
 
     def _hung(self, child: Child, now: float) -> None:
         silent = now - child.last_pong
@@ -402,9 +442,7 @@ class Supervisor(ZepixActor):
                 child.restart_due = time.monotonic()
                 child.state = "restarting"
             else:
-                child.stopping = True
-                child.state = "restarting"
-                self.send(child.address, ActorExitRequest())
+                self._stop_on_purpose(child, "restart requested")
             self.tell(sender, m.CommandReply(corr=msg.corr, ok=True, text=f"restarting {child.path}"))
         self._route(msg, sender, act)
 

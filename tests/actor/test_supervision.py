@@ -320,7 +320,8 @@ def test_killing_a_subtree_supervisor_takes_its_children_with_it(tmp_path):
 @pytest.fixture(scope="module")
 def admin_system(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("admin")
-    with running_system(tmp, extra("w1") + extra("w2") + extra("w3") + extra("w4", parent="trading")) as s:
+    with running_system(tmp, extra("w1") + extra("w2") + extra("w3") + extra("w4", parent="trading")
+                        + extra("stuck", parent="broker", shutdown_timeout=1.0)) as s:
         yield s
 
 
@@ -345,6 +346,21 @@ def test_kill_child_sigkills_and_restarts(admin_system):
     assert new["restarts"] == old["restarts"] + 1
     assert wait_for(lambda: gone(old["pid"]), 2, what="killed pid gone")
     assert s.node("trading")["restart_intensity"].startswith("1/")
+
+
+def test_restart_of_a_hung_child_kills_it_after_its_shutdown_timeout(admin_system):
+    # a child asked to stop is no longer hang-checked; one that cannot stop must not stay "restarting" forever
+    s = admin_system
+    old = s.node("broker/stuck")
+    os.kill(old["pid"], signal.SIGSTOP)
+    t0 = time.monotonic()
+    assert s.client.ask(m.RestartChild(corr=corr(), name="broker/stuck")).ok
+    new = s.wait_node("broker/stuck", lambda n: n["state"] == "running" and n["pid"] != old["pid"], timeout=4,
+                      what="stuck child replaced")
+    assert time.monotonic() - t0 >= 1.0 - 0.2          # its shutdown timeout, not the (longer) hang timeout
+    assert new["restarts"] == old["restarts"] + 1
+    wait_for(lambda: gone(old["pid"]), 2, what="stopped pid killed")
+    assert s.node("broker")["restart_intensity"].startswith("0/")
 
 
 @pytest.mark.parametrize("msg_type", [m.RestartChild, m.KillChild])
