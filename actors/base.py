@@ -60,6 +60,7 @@ class ZepixActor(Actor):
         self.config: dict = {}
         self.implementation = "primary"
         self.parent = None
+        self.initialized = False
         self.handled = 0
         self.errors = 0
         self.codec_errors = 0
@@ -127,6 +128,12 @@ class ZepixActor(Actor):
             return
         self.handled += 1
         if isinstance(msg, m.Init):
+            if self.initialized:
+                # A second Init (from anyone) used to run setup() again: a supervisor started a second set of
+                # children and lost track of the first, which kept running untracked.
+                self.log.error("%s: ignored a second Init (as %r) from %s", self.path, msg.path, sender)
+                return
+            self.initialized = True
             self._init(msg, sender)
             return
         if isinstance(msg, m.Ping):
@@ -173,6 +180,14 @@ class ZepixActor(Actor):
             self.tell(self.parent, m.Exiting(name=self.name, reason=reason))
         self.stop_self()
         raise _Stop()
+
+    def finish(self) -> None:
+        """Stop because the work is done: the supervisor sees a "normal" exit, so a ``transient`` child is not
+        restarted (a ``permanent`` one still is). Without this nothing ever reported "normal", and transient
+        children were restarted like permanent ones."""
+        if self.parent is not None:
+            self.tell(self.parent, m.Exiting(name=self.name, reason="normal"))
+        self.stop_self()
 
     def stop_self(self) -> None:
         self.send(self.myAddress, ActorExitRequest())

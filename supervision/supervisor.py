@@ -14,16 +14,20 @@ Every transition is published as a ``SupervisionEvent`` to subscribers and to th
 """
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import psutil
 from thespian.actors import ActorExitRequest, ActorSystemConventionUpdate
 from thespian.system.messages.status import Thespian_ActorStatus, Thespian_StatusReq
+from thespian.system.transport import TransmitIntent
 
 from actors import messages as m
 from actors.base import ZepixActor, handles
@@ -32,6 +36,17 @@ from supervision.policy import Backoff, CircuitBreaker, RestartIntensity
 
 TICK = 0.1          # seconds between supervision checks
 GATHER_TIMEOUT = 0.6  # how long a tree request waits for child supervisors
+
+# Event subscribers are outside processes (admin CLI, tests). Thespian lets an actor have only 20 transmits
+# awaiting an ack (MAX_PENDING_TRANSMITS, for all targets together) and waits up to 5 minutes for each, so a
+# subscriber that is alive but not reading used to freeze the root after ~20 events: no more pings went out, the
+# root declared every subtree hung and killed the whole tree. So each subscriber gets at most SUBSCRIBER_WINDOW
+# events in flight (the rest wait in a bounded backlog), each send gives up after SUBSCRIBER_SEND_TIMEOUT, and a
+# subscriber whose send fails (gone, not reading, backlog full) is dropped and logged.
+SUBSCRIBER_WINDOW = 2
+SUBSCRIBER_SEND_TIMEOUT = 2.0
+SUBSCRIBER_BACKLOG = 1000
+MAX_SUBSCRIBERS = 4
 
 
 @dataclass
@@ -62,6 +77,13 @@ class Child:
     codec_errors: int = 0
 
 
+@dataclass(eq=False)   # compared by identity
+class Subscriber:
+    address: object
+    in_flight: int = 0
+    backlog: deque = field(default_factory=deque)
+
+
 @dataclass
 class Gather:
     corr: str
@@ -79,7 +101,7 @@ class Supervisor(ZepixActor):
         self.strategy = spec.strategy
         self.intensity = RestartIntensity(spec.intensity, spec.period)
         self.children: list[Child] = []
-        self.subscribers: list = []
+        self.subscribers: list[Subscriber] = []
         self.gathers: dict[str, Gather] = {}
         self.relays: dict[str, object] = {}     # corr -> who asked, for requests forwarded to a child supervisor
         self.stopping = False
@@ -112,7 +134,11 @@ class Supervisor(ZepixActor):
         child.address = self.createActor(actor, targetActorRequirements=child.spec.requires or None)
         new = _child_pids() - before
         child.pid = new.pop() if len(new) == 1 else None
-        child.local = child.pid is not None
+        # No new process means Thespian placed the child elsewhere, or could not create it at all (e.g. an actor
+        # class that does not import: Thespian passes it to its admin, which fails silently). Only a child that
+        # asks for capabilities can be remote; before, such a local failure counted as "remote", never towards
+        # the restart intensity, and a typo in an actor path crash-looped forever without escalating.
+        child.local = child.pid is not None or not child.spec.requires
         child.state = "starting"
         child.implementation = impl
         child.started_at = now
@@ -208,7 +234,9 @@ class Supervisor(ZepixActor):
     def _handle_exit(self, child: Child) -> None:
         now = time.monotonic()
         child.address = None
-        reason = child.exit_reason or ("killed after hang" if child.killed_at else "exited")
+        never_ran = child.state == "starting" and child.pid is None and child.local
+        reason = child.exit_reason or ("killed after hang" if child.killed_at else
+                                       _creation_problem(child) if never_ran else "exited")
         was = child.state
         child.state = "stopped"
         child.pid = None
@@ -348,9 +376,12 @@ class Supervisor(ZepixActor):
     # -- admin -------------------------------------------------------------------------------------------------
     @handles(m.Subscribe)
     def _on_subscribe(self, msg: m.Subscribe, sender) -> None:
-        self.subscribers = [s for s in self.subscribers if s != sender]
+        self.subscribers = [s for s in self.subscribers if s.address != sender]
         if msg.subscribe:
-            self.subscribers.append(sender)
+            if len(self.subscribers) >= MAX_SUBSCRIBERS:
+                self.log.warning("%s: refused a subscriber: already %d", self.path, len(self.subscribers))
+                return
+            self.subscribers.append(Subscriber(sender))
 
     @handles(m.TreeRequest)
     def _on_tree(self, msg: m.TreeRequest, sender) -> None:
@@ -475,10 +506,33 @@ class Supervisor(ZepixActor):
 
     def _forward(self, event: m.SupervisionEvent) -> None:
         data = m.encode(event)
-        for sub in self.subscribers:
-            self.send(sub, data)
+        for sub in list(self.subscribers):
+            if len(sub.backlog) >= SUBSCRIBER_BACKLOG:
+                self._drop_subscriber(sub, f"{SUBSCRIBER_BACKLOG} events not delivered")
+                continue
+            sub.backlog.append(data)
+            self._pump(sub)
         if self.parent is not None and self._is_supervised():
             self.send(self.parent, data)
+
+    def _pump(self, sub: Subscriber) -> None:
+        while sub.in_flight < SUBSCRIBER_WINDOW and sub.backlog and sub in self.subscribers:
+            sub.in_flight += 1
+            # Thespian's public send() has neither a timeout nor a completion callback (see SUBSCRIBER_WINDOW)
+            self._myRef._send_intent(TransmitIntent(  # noqa: SLF001
+                sub.address, sub.backlog.popleft(), onSuccess=lambda r, i, sub=sub: self._event_sent(sub),
+                onError=lambda r, i, sub=sub: self._drop_subscriber(sub, f"send failed: {r}"),
+                maxPeriod=timedelta(seconds=SUBSCRIBER_SEND_TIMEOUT)))
+
+    def _event_sent(self, sub: Subscriber) -> None:
+        sub.in_flight -= 1
+        self._pump(sub)
+
+    def _drop_subscriber(self, sub: Subscriber, why: str) -> None:
+        if sub in self.subscribers:
+            self.subscribers.remove(sub)
+            sub.backlog.clear()
+            self.log.warning("%s: dropped event subscriber %s: %s", self.path, sub.address, why)
 
     def _is_supervised(self) -> bool:
         # the root's parent is Thespian's admin, which does not speak our messages
@@ -494,6 +548,17 @@ class Supervisor(ZepixActor):
             killer = threading.Timer(timeout, lambda: [_sigkill(p) for p, _ in pids])
             killer.daemon = True
             killer.start()
+
+
+def _creation_problem(child: Child) -> str:
+    """Why a local child exited before it had a process: usually its class does not import."""
+    dotted = child.spec.fallback if child.implementation == "fallback" else child.spec.actor
+    module, _, name = dotted.rpartition(".")
+    try:
+        getattr(importlib.import_module(module), name)
+    except Exception as exc:
+        return f"could not be created: cannot import {dotted}: {type(exc).__name__}: {exc}"
+    return f"could not be created: {dotted} (see the Thespian log)"
 
 
 def _child_pids() -> set[int]:

@@ -296,6 +296,23 @@ def test_root_with_intensity_zero_stops_after_one_escalation(tmp_path):
             events.close()
 
 
+def test_an_actor_class_that_does_not_import_fails_clearly_and_escalates(tmp_path):
+    # Thespian gives no process and no reason for it; it used to look "remote" and crash-loop forever
+    toml = ('[supervision.root]\nintensity = 100\n[supervision.subtrees.ops]\nintensity = 2\nbackoff_max = 0.2\n'
+            + extra("typo", "tests.support.actors.NoSuchActor"))
+    with running_system(tmp_path, toml, ready=lambda t: find(t, "ops") is not None) as s:
+        events = Events(s)
+        try:
+            exited = events.wait(lambda ev: [e for e in ev if e.child == "typo" and e.kind == "exited"], 5,
+                                 "typo exited")[0]
+            assert exited.reason.startswith("could not be created: cannot import tests.support.actors.NoSuchActor")
+            assert "AttributeError" in exited.reason
+            esc = events.wait(lambda ev: [e for e in ev if e.kind == "escalated"], 10, "escalated")[0]
+            assert esc.supervisor == "zepix-root/ops" and "typo" in esc.reason
+        finally:
+            events.close()
+
+
 def test_killing_a_subtree_supervisor_takes_its_children_with_it(tmp_path):
     with running_system(tmp_path, extra("w1") + extra("w2")) as s:
         ops = s.node("ops")
@@ -315,13 +332,41 @@ def test_killing_a_subtree_supervisor_takes_its_children_with_it(tmp_path):
         assert len(starts(s, "w1")) == 2 and len(starts(s, "w2")) == 2
 
 
+def test_subscribers_that_do_not_read_cannot_freeze_the_root(tmp_path):
+    """Thespian allows 20 unacknowledged transmits per actor and waits minutes for each: a subscriber that is
+    alive but never reads (or is gone) must be dropped, not stall the root's pings until it kills every subtree."""
+    with running_system(tmp_path, "[supervision.subtrees.ops]\nintensity = 100\n"
+                        + extra("w1", heartbeat_interval=0.25, hang_timeout=1.0, backoff_max=0.1)) as s:
+        root = s.client.root()
+        with s.client.asys.private() as gone_ep:           # subscribes, then goes away
+            gone_ep.tell(root, m.encode(m.Subscribe()))
+            gone_ep.tell(root, m.encode(m.StatusRequest(corr=(c := corr()))))
+            assert m.decode(gone_ep.listen(3)).corr == c
+        with s.client.asys.private() as silent:          # subscribes, stays, never reads again
+            silent.tell(root, m.encode(m.Subscribe()))
+            silent.tell(root, m.encode(m.StatusRequest(corr=(c := corr()))))
+            assert m.decode(silent.listen(3)).corr == c
+            subtrees = {c["name"]: c["pid"] for c in s.tree()["children"]}
+            for i in range(15):                           # 2 events per restart: 30 events > 20
+                old = s.node("ops/w1")
+                os.kill(old["pid"], signal.SIGKILL)
+                s.wait_node("ops/w1", lambda n: n["state"] == "running" and n["pid"] != old["pid"], timeout=3,
+                            what=f"restart {i + 1}")
+            tree = s.tree()
+            assert {c["name"]: c["pid"] for c in tree["children"]} == subtrees
+            assert all(c["restarts"] == 0 for c in tree["children"])
+        log = (tmp_path / "data" / "logs" / "zepix.log").read_text()
+        assert log.count("dropped event subscriber") == 2, log[-3000:]
+
+
 # -- admin requests and process hygiene (one system) ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def admin_system(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("admin")
     with running_system(tmp, extra("w1") + extra("w2") + extra("w3") + extra("w4", parent="trading")
-                        + extra("stuck", parent="broker", shutdown_timeout=1.0)) as s:
+                        + extra("stuck", parent="broker", shutdown_timeout=1.0)
+                        + extra("fin", "tests.support.actors.Finishes", parent="telegram", restart="transient")) as s:
         yield s
 
 
@@ -361,6 +406,31 @@ def test_restart_of_a_hung_child_kills_it_after_its_shutdown_timeout(admin_syste
     assert new["restarts"] == old["restarts"] + 1
     wait_for(lambda: gone(old["pid"]), 2, what="stopped pid killed")
     assert s.node("broker")["restart_intensity"].startswith("0/")
+
+
+def test_transient_child_is_restarted_after_a_crash_but_not_after_finishing(admin_system):
+    s = admin_system
+    old = s.node("telegram/fin")
+    os.kill(old["pid"], signal.SIGKILL)
+    s.wait_node("telegram/fin", lambda n: n["state"] == "running" and n["pid"] != old["pid"], timeout=5)
+    (s.test_dir / "finish").write_text("")
+    try:
+        assert s.client.ask(m.RestartChild(corr=corr(), name="telegram/fin")).ok
+        stopped = s.wait_node("telegram/fin", lambda n: n["state"] == "stopped", timeout=5, what="finished")
+        assert stopped["pid"] is None and len(starts(s, "fin")) == 3
+        polls = 0
+
+        def stays_stopped():
+            nonlocal polls
+            polls += 1
+            n = s.node("telegram/fin")
+            assert n["state"] == "stopped" and n["restarts"] == stopped["restarts"], n
+            assert len(starts(s, "fin")) == 3
+            return polls >= 20
+        wait_for(stays_stopped, 5, what="finished transient child stays stopped")
+        assert s.node("telegram")["restart_intensity"].startswith("1/")     # only the SIGKILL counted
+    finally:
+        (s.test_dir / "finish").unlink()
 
 
 @pytest.mark.parametrize("msg_type", [m.RestartChild, m.KillChild])
@@ -417,8 +487,13 @@ def test_late_reply_never_answers_the_next_question(admin_system):
                 break
         assert got == [("TreeReply", c2)], got
         assert find(reply.node, "ops")["state"] == "running"
-    # and through the client: a question that timed out does not leak into the next
-    assert s.client.ask(m.StatusRequest(corr=corr()), timeout=0.001) is None
+    # and through the client: a question whose answer comes late (after the 0.6 s gather timeout) gives up
+    # after its own timeout, and its late answer is not taken for the answer to the next question
+    os.kill(ops["pid"], signal.SIGSTOP)
+    try:
+        assert s.client.ask(m.TreeRequest(corr=corr()), timeout=0.2) is None
+    finally:
+        os.kill(ops["pid"], signal.SIGCONT)
     c3 = corr()
     reply = s.client.ask(m.StatusRequest(corr=c3))
     assert isinstance(reply, m.StatusReply) and reply.corr == c3
@@ -486,3 +561,20 @@ def test_process_titles_show_actor_paths(admin_system):
     w1 = find(tree, "ops/w1")
     assert "zepix zepix-root/ops/w1" in title(w1["pid"])
     assert "zepix zepix-root/ops/w1" in " ".join(psutil.Process(w1["pid"]).cmdline())
+
+
+def test_a_second_init_is_ignored(admin_system):
+    # last on the shared system: without the fix it leaves the root with a second, bogus tree
+    s = admin_system
+    tree = s.tree()
+    pids = sorted(hygiene.group_pids(s.pgid))
+    bogus = {"name": "zepix-root", "actor": "supervision.supervisor.RootSupervisor", "kind": "supervisor",
+             "children": [{"name": "x", "actor": WORKER}]}
+    with s.client.asys.private() as ep:
+        ep.tell(s.client.root(), m.encode(m.Init(name="zepix-root", path="zepix-root", spec=bogus, config={})))
+        ep.tell(s.client.root(), m.encode(m.StatusRequest(corr=(c := corr()))))   # handled after the Init
+        reply = m.decode(ep.listen(3))
+    assert reply.corr == c and reply.children == 5
+    after = s.tree()
+    assert [(c["name"], c["pid"]) for c in after["children"]] == [(c["name"], c["pid"]) for c in tree["children"]]
+    assert sorted(hygiene.group_pids(s.pgid)) == pids

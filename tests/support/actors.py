@@ -84,3 +84,17 @@ class CrashInSetupWhile(ZepixActor):
             raise ValueError("broken config for this test")
         with open(_dir() / f"{self.name}.starts", "a") as f:
             f.write(f"{os.getpid()} {self.implementation}\n")
+
+
+class Finishes(Worker):
+    """Records its start like Worker, then finishes normally (``finish()``) right away while
+    ZEPIX_TEST_DIR/finish exists."""
+
+    def setup(self) -> None:
+        super().setup()
+        if (_dir() / "finish").exists():
+            self.after(0.0, "finish")
+
+    def on_timer(self, key) -> None:
+        if key == "finish":
+            self.finish()
