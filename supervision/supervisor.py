@@ -44,7 +44,7 @@ GATHER_TIMEOUT = 0.6  # how long a tree request waits for child supervisors
 # events in flight (the rest wait in a bounded backlog), each send gives up after SUBSCRIBER_SEND_TIMEOUT, and a
 # subscriber whose send fails (gone, not reading, backlog full) is dropped and logged.
 SUBSCRIBER_WINDOW = 2
-SUBSCRIBER_SEND_TIMEOUT = 2.0
+SUBSCRIBER_SEND_TIMEOUT = 10.0   # generous: a client may read only now and then (bench/restart.py does)
 SUBSCRIBER_BACKLOG = 1000
 MAX_SUBSCRIBERS = 4
 

@@ -333,30 +333,33 @@ def test_killing_a_subtree_supervisor_takes_its_children_with_it(tmp_path):
 
 
 def test_subscribers_that_do_not_read_cannot_freeze_the_root(tmp_path):
-    """Thespian allows 20 unacknowledged transmits per actor and waits minutes for each: a subscriber that is
-    alive but never reads (or is gone) must be dropped, not stall the root's pings until it kills every subtree."""
+    """Thespian allows 20 unacknowledged transmits per actor and waits minutes for each. A subscriber that does
+    not read used to freeze the root after ~20 events: no pings went out, every subtree was declared hung and
+    killed. Now each subscriber has a small window of events in flight (and is dropped when they time out)."""
     with running_system(tmp_path, "[supervision.subtrees.ops]\nintensity = 100\n"
                         + extra("w1", heartbeat_interval=0.25, hang_timeout=1.0, backoff_max=0.1)) as s:
         root = s.client.root()
-        with s.client.asys.private() as gone_ep:           # subscribes, then goes away
-            gone_ep.tell(root, m.encode(m.Subscribe()))
-            gone_ep.tell(root, m.encode(m.StatusRequest(corr=(c := corr()))))
-            assert m.decode(gone_ep.listen(3)).corr == c
+
+        def subscribe(ep):
+            ep.tell(root, m.encode(m.Subscribe()))
+            ep.tell(root, m.encode(m.StatusRequest(corr=(c := corr()))))
+            assert m.decode(ep.listen(3)).corr == c
+
         with s.client.asys.private() as silent:          # subscribes, stays, never reads again
-            silent.tell(root, m.encode(m.Subscribe()))
-            silent.tell(root, m.encode(m.StatusRequest(corr=(c := corr()))))
-            assert m.decode(silent.listen(3)).corr == c
+            subscribe(silent)
+            with s.client.asys.private() as closed:       # subscribes, then closes: Thespian keeps the root's
+                subscribe(closed)                          # connection to it, so it is just as silent
             subtrees = {c["name"]: c["pid"] for c in s.tree()["children"]}
-            for i in range(15):                           # 2 events per restart: 30 events > 20
+            for i in range(15):                           # 2 events per restart: 2 x 30 unread events > 20
                 old = s.node("ops/w1")
                 os.kill(old["pid"], signal.SIGKILL)
                 s.wait_node("ops/w1", lambda n: n["state"] == "running" and n["pid"] != old["pid"], timeout=3,
                             what=f"restart {i + 1}")
             tree = s.tree()
             assert {c["name"]: c["pid"] for c in tree["children"]} == subtrees
-            assert all(c["restarts"] == 0 for c in tree["children"])
-        log = (tmp_path / "data" / "logs" / "zepix.log").read_text()
-        assert log.count("dropped event subscriber") == 2, log[-3000:]
+            assert all(c["restarts"] == 0 and c["state"] == "running" for c in tree["children"])
+            # the root's own round trips still work (its pings, Thespian's status)
+            assert s.client.ping_root(2.0) == tree["pid"]
 
 
 # -- admin requests and process hygiene (one system) ------------------------------------------------------------
