@@ -48,14 +48,7 @@ def _terminated(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+from supervision.hygiene import reap_children as reap  # noqa: E402
 
 
 def descendants() -> list[psutil.Process]:
