@@ -35,6 +35,12 @@ def handles(*types: type) -> Callable:
     return mark
 
 
+NOTIFIER = "telegram/notifier"   # the notification router's path
+
+# How many messages an actor keeps while it waits for its Init; more is a bug upstream, not a burst.
+EARLY_LIMIT = 1000
+
+
 class ZepixActor(Actor):
     """Decode, dispatch, Init/Ping, timers, crash-on-bug. Subclasses override ``setup`` and add handlers."""
 
@@ -60,7 +66,11 @@ class ZepixActor(Actor):
         self.config: dict = {}
         self.implementation = "primary"
         self.parent = None
+        self.directory: dict[str, Any] = {}
+        self.topic_subs: dict[str, list] = {}        # topic -> addresses (publisher side)
+        self.wanted: dict[str, tuple] = {}            # publisher path -> topics (subscriber side)
         self.initialized = False
+        self.early: list[tuple[Any, Any]] = []
         self.handled = 0
         self.errors = 0
         self.codec_errors = 0
@@ -87,12 +97,67 @@ class ZepixActor(Actor):
         """File descriptors Thespian should watch for this actor (Linux, multiprocTCPBase)."""
         return []
 
+    def on_directory(self, previous: dict) -> None:
+        """The directory changed (``self.directory`` is the new one)."""
+
+    def reconfigure(self, config: dict, changed: tuple) -> None:
+        """New configuration at runtime. Override in actors that own a section: validate first and raise
+        ValueError to refuse (the running configuration stays); the default takes nothing."""
+
+    def config_sections(self) -> tuple:
+        """Top-level configuration sections this actor applies at runtime (see ``reconfigure``)."""
+        return ()
+
+    def on_command(self, msg: m.Command, sender) -> m.CommandReply | None:
+        """A command for this actor; return the reply (or None and answer later with the same corr)."""
+        return m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no command {msg.name!r}")
+
+    def status_data(self) -> dict:
+        """Extra figures for StatusReply.data (health, /status)."""
+        return {}
+
     # -- sending -----------------------------------------------------------------------------------------------
     def tell(self, address, msg) -> None:
         self.send(address, m.encode(msg))
 
     def after(self, seconds: float, key: Any) -> None:
         self.wakeupAfter(max(0.0, seconds), payload=key)
+
+    # -- finding and publishing --------------------------------------------------------------------------------
+    def peer(self, path: str):
+        """The address of the actor at ``path`` ("broker/gateway"), or None while it is not running."""
+        return self.directory.get(path)
+
+    def tell_peer(self, path: str, msg) -> bool:
+        """Send to the actor at ``path``; False (and nothing sent) when it is not running."""
+        addr = self.directory.get(path)
+        if addr is None:
+            return False
+        self.tell(addr, msg)
+        return True
+
+    def subscribe_to(self, path: str, *topics: str) -> None:
+        """Receive ``topics`` from the publisher at ``path``, now and after each of its restarts."""
+        self.wanted[path] = tuple(topics)
+        addr = self.directory.get(path)
+        if addr is not None:
+            self.tell(addr, m.EventSubscribe(topics=tuple(topics)))
+
+    def publish(self, topic: str, msg) -> int:
+        """Send ``msg`` to every subscriber of ``topic``; returns how many."""
+        subs = self.topic_subs.get(topic, ())
+        if subs:
+            data = m.encode(msg)
+            for addr in subs:
+                self.send(addr, data)
+        return len(subs)
+
+    def notify(self, kind: str, priority: str, text: str, **data) -> None:
+        """A notification for the trader, through the notification router when it runs (logged either way)."""
+        level = logging.ERROR if priority == "CRITICAL" else logging.WARNING if priority == "HIGH" else logging.INFO
+        self.log.log(level, "%s: notify %s %s: %s", self.path, priority, kind, text)
+        self.tell_peer(NOTIFIER, m.Notify(kind=kind, priority=priority, text=text, source=self.path, data=data,
+                                          at=time.time()))
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
@@ -106,7 +171,8 @@ class ZepixActor(Actor):
             elif isinstance(msg, ChildActorExited):
                 self._guard(self.on_child_exited, msg.childAddress)
             elif isinstance(msg, ActorExitRequest):
-                self._guard(self.teardown)
+                if self.initialized:
+                    self._guard(self.teardown)
             elif isinstance(msg, PoisonMessage):
                 self.log.warning("%s: a message we sent was poison to its receiver: %s", self.path, msg.details)
             else:
@@ -135,16 +201,82 @@ class ZepixActor(Actor):
                 return
             self.initialized = True
             self._init(msg, sender)
+            early, self.early = self.early, []
+            for queued, queued_sender in early:
+                self._dispatch_msg(queued, queued_sender)
+            return
+        if isinstance(msg, m.Directory):
+            self._on_directory(msg)
             return
         if isinstance(msg, m.Ping):
             self.tell(sender, m.Pong(seq=msg.seq, name=self.name, pid=os.getpid(), handled=self.handled,
                                      errors=self.errors, codec_errors=self.codec_errors))
             return
+        if not self.initialized:
+            # Messages from different senders are not ordered: a client's question can reach a fresh actor
+            # before its supervisor's Init. Handling it then crashed the actor on missing state; it waits instead.
+            if len(self.early) >= EARLY_LIMIT:
+                self.log.error("%s: dropped %s received before Init (%d already waiting)", self.path,
+                               type(msg).__name__, EARLY_LIMIT)
+                return
+            self.early.append((msg, sender))
+            return
+        self._dispatch_msg(msg, sender)
+
+    def _dispatch_msg(self, msg, sender) -> None:
         attr = self._dispatch.get(type(msg))
+        if attr is None and type(msg) in _BUILTIN:
+            attr = _BUILTIN[type(msg)]
         if attr is None:
             self.log.warning("%s: no handler for %s", self.path, type(msg).__name__)
             return
         self._guard(getattr(self, attr), msg, sender)
+
+    def _on_directory(self, msg: m.Directory) -> None:
+        previous, self.directory = self.directory, dict(msg.entries)
+        for path, topics in self.wanted.items():
+            addr = self.directory.get(path)
+            if addr is not None and addr != previous.get(path):
+                self.tell(addr, m.EventSubscribe(topics=topics))
+        # subscribers that were actors of the tree and left it are gone for good (a restart has a new address)
+        gone = {a for a in previous.values()} - {a for a in self.directory.values()}
+        if gone:
+            for topic, subs in self.topic_subs.items():
+                self.topic_subs[topic] = [a for a in subs if a not in gone]
+        if self.initialized:
+            self._guard(self.on_directory, previous)
+
+    def _on_event_subscribe(self, msg: m.EventSubscribe, sender) -> None:
+        for topic in msg.topics:
+            subs = self.topic_subs.setdefault(str(topic), [])
+            if msg.subscribe and sender not in subs:
+                subs.append(sender)
+            elif not msg.subscribe and sender in subs:
+                subs.remove(sender)
+
+    def _on_command(self, msg: m.Command, sender) -> None:
+        reply = self.on_command(msg, sender)
+        if reply is not None:
+            self.tell(sender, reply)
+
+    def _on_config_update(self, msg: m.ConfigUpdate, sender) -> None:
+        mine = [c for c in msg.changed if str(c).split(".")[0] in self.config_sections()]
+        if not mine:
+            return
+        try:
+            self.reconfigure(msg.config, tuple(mine))
+        except Exception as exc:   # a refused change keeps the running configuration; it never crashes the actor
+            self.log.warning("%s: refused configuration %d: %s", self.path, msg.version, exc)
+            self.tell(sender, m.ConfigApplied(path=self.path, version=msg.version, ok=False,
+                                              error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.config = msg.config
+        self.tell(sender, m.ConfigApplied(path=self.path, version=msg.version, ok=True))
+
+    def _on_status_request(self, msg: m.StatusRequest, sender) -> None:
+        self.tell(sender, m.StatusReply(corr=msg.corr, name=self.name, pid=os.getpid(), started_at=self.started_at,
+                                        children=0, data={"handled": self.handled, "errors": self.errors,
+                                                          "codec_errors": self.codec_errors, **self.status_data()}))
 
     def _init(self, msg: m.Init, sender) -> None:
         self.parent = sender
@@ -191,6 +323,11 @@ class ZepixActor(Actor):
 
     def stop_self(self) -> None:
         self.send(self.myAddress, ActorExitRequest())
+
+
+# messages every actor answers unless its class handles them itself
+_BUILTIN = {m.EventSubscribe: "_on_event_subscribe", m.Command: "_on_command",
+            m.ConfigUpdate: "_on_config_update", m.StatusRequest: "_on_status_request"}
 
 
 class _Stop(Exception):

@@ -16,13 +16,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
+import pickle
+
 import msgpack
+from thespian.actors import ActorAddress
 
 # ---------------------------------------------------------------------------------------------------------------
 # Codec
 
 _EXT_MESSAGE = 1   # a nested registered message
 _EXT_DECIMAL = 2   # decimal.Decimal as its exact string
+_EXT_ADDRESS = 3   # a Thespian ActorAddress, pickled: only ever between our own actors, whose transport pickles
+                   # every message anyway, and never journaled
 
 
 class CodecError(ValueError):
@@ -72,6 +77,8 @@ def _default(obj: Any) -> Any:
         return msgpack.ExtType(_EXT_DECIMAL, str(obj).encode())
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
+    if isinstance(obj, ActorAddress):
+        return msgpack.ExtType(_EXT_ADDRESS, pickle.dumps(obj, protocol=4))
     raise TypeError(f"cannot encode {type(obj).__name__} in a message")
 
 
@@ -84,6 +91,14 @@ def _ext_hook(code: int, data: bytes) -> Any:
             return Decimal(data.decode("ascii"))
         except (UnicodeDecodeError, ArithmeticError):
             raise MalformedMessage(f"invalid Decimal {bytes(data)[:40]!r}") from None
+    if code == _EXT_ADDRESS:
+        try:
+            addr = pickle.loads(data)
+        except Exception:
+            raise MalformedMessage("invalid actor address") from None
+        if not isinstance(addr, ActorAddress):
+            raise MalformedMessage(f"expected an actor address, got {type(addr).__name__}")
+        return addr
     raise MalformedMessage(f"unknown msgpack extension type {code}")
 
 
@@ -323,3 +338,256 @@ class StatusReply:
     children: int
     data: dict = field(default_factory=dict)
 
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Directory: where every actor of the tree is. Supervisors report their children's addresses up the tree; the
+# root keeps the map and sends it to every actor whenever it changes, so a restarted actor is found at its new
+# address. Paths are relative to the root: "ingress/webhook", "broker/gateway", "trading/combined_v3".
+
+@message("dir.change")
+@dataclass(frozen=True)
+class DirectoryChange:
+    path: str
+    address: object = None          # None: the actor at this path (and everything below it) is gone
+
+
+@message("dir.map")
+@dataclass(frozen=True)
+class Directory:
+    entries: dict                   # path -> address
+
+
+@message("dir.lookup")
+@dataclass(frozen=True)
+class LookupRequest:
+    corr: str
+    path: str
+
+
+@message("dir.found")
+@dataclass(frozen=True)
+class LookupReply:
+    corr: str
+    path: str
+    address: object = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Publish / subscribe between actors. A publisher keeps the senders of EventSubscribe per topic; subscribers
+# subscribe again when the publisher's address changes (see ZepixActor.subscribe_to). Topics in use:
+#   "trades"   broker/gateway   TradeEvent
+#   "orders"   broker/gateway   OrderOutcome of every intent (journal, notifications)
+#   "ticks"    broker/pricefeed Ticks
+#   "entries"  trading plugins  TradeOpened, TradeClosed
+#   "risk"     trading/risk     RiskState
+#   "positions" trading/positions PositionAction
+
+@message("pub.subscribe")
+@dataclass(frozen=True)
+class EventSubscribe:
+    topics: tuple
+    subscribe: bool = True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Notifications: any actor -> telegram/notifier (the notification router). Priorities: CRITICAL, HIGH, MEDIUM,
+# LOW, INFO. ``kind`` names the notification type the trader can switch on / silent / off ("entry", "exit",
+# "order_rejected", "actor_restarted", ...).
+
+@message("note.notify")
+@dataclass(frozen=True)
+class Notify:
+    kind: str
+    priority: str
+    text: str
+    source: str = ""
+    data: dict = field(default_factory=dict)
+    at: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Commands: a Telegram command or an admin CLI request for one actor, answered with CommandReply (same corr).
+# ``name`` is the actor's own verb ("pause", "status", "enable", "set"); ``args`` its arguments; ``user`` who asked
+# ("telegram:12345", "cli").
+
+@message("cmd.command")
+@dataclass(frozen=True)
+class Command:
+    corr: str
+    name: str
+    args: dict = field(default_factory=dict)
+    user: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Configuration at runtime: ops/config sends every actor the new effective configuration and the top-level
+# sections that changed; an actor that owns one of them applies it (ZepixActor.reconfigure) and answers.
+
+@message("cfg.update")
+@dataclass(frozen=True)
+class ConfigUpdate:
+    config: dict
+    changed: tuple                  # top-level section names (or "plugins.combined_v3" style keys)
+    version: int = 0
+
+
+@message("cfg.applied")
+@dataclass(frozen=True)
+class ConfigApplied:
+    path: str                       # who answered
+    version: int
+    ok: bool
+    error: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Alerts: ingress/router -> plugin, and the alert's outcome back to the journal (ingress/webhook is its only
+# writer). Status: routed | decided | executed | rejected | skipped.
+
+@message("alert.route")
+@dataclass(frozen=True)
+class AlertRoute:
+    alert_id: str
+    alert: dict                     # ParsedAlert.to_dict()
+    received_at: float
+
+
+@message("alert.outcome")
+@dataclass(frozen=True)
+class AlertOutcome:
+    alert_id: str
+    status: str
+    source: str                     # path of the actor that reports ("trading/combined_v3", "broker/gateway")
+    reason: str = ""
+    detail: dict = field(default_factory=dict)
+    at: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Orders: trading -> broker/gateway. Every request carries the intent id that makes it idempotent: the gateway
+# never sends twice for one intent id, and answers a repeated intent with what it already knows. The sender gets
+# an OrderOutcome; the same outcome is published on "orders", fills and closes as TradeEvent on "trades".
+
+@message("ord.intent")
+@dataclass(frozen=True)
+class OrderIntent:
+    intent_id: str
+    plugin: str                     # owner; the gateway maps it to the plugin's magic number
+    symbol: str                     # broker symbol
+    side: str                       # BUY | SELL
+    volume: Decimal
+    kind: str = "market"            # market | buy_limit | sell_limit | buy_stop | sell_stop
+    price: Decimal | None = None    # pending orders only
+    sl: Decimal | None = None
+    tp: Decimal | None = None
+    comment: str = ""               # cut to 31 characters by the gateway
+    alert_id: str = ""
+    detail: dict = field(default_factory=dict)   # e.g. {"order": "A", "trade_id": ...}; echoed in the outcome
+
+
+@message("ord.modify")
+@dataclass(frozen=True)
+class ModifyIntent:
+    intent_id: str
+    plugin: str
+    ticket: int
+    sl: Decimal | None = None       # None: unchanged
+    tp: Decimal | None = None
+    detail: dict = field(default_factory=dict)
+
+
+@message("ord.close")
+@dataclass(frozen=True)
+class CloseIntent:
+    intent_id: str
+    plugin: str
+    ticket: int
+    volume: Decimal | None = None   # None: the whole position
+    reason: str = ""                # exit | reversal | chain | panic | session | manual ...
+    detail: dict = field(default_factory=dict)
+
+
+@message("ord.outcome")
+@dataclass(frozen=True)
+class OrderOutcome:
+    intent_id: str
+    plugin: str
+    status: str                     # filled | placed | modified | closed | rejected | unknown
+    ticket: int | None = None
+    symbol: str = ""
+    side: str = ""
+    price: Decimal | None = None
+    volume: Decimal | None = None
+    retcode: int | None = None
+    reason: str = ""                # the broker's reason for a reject, in words
+    attempts: int = 1
+    alert_id: str = ""
+    detail: dict = field(default_factory=dict)
+    at: float = 0.0
+
+
+@message("brk.query")
+@dataclass(frozen=True)
+class BrokerQuery:
+    corr: str
+    what: str                       # account | positions | orders | deals | symbol | tick
+    args: dict = field(default_factory=dict)
+
+
+@message("brk.reply")
+@dataclass(frozen=True)
+class BrokerReply:
+    corr: str
+    ok: bool
+    data: dict = field(default_factory=dict)
+    error: str = ""
+
+
+@message("brk.trade")
+@dataclass(frozen=True)
+class TradeEvent:
+    kind: str                       # opened | closed | partial | modified | sl_hit | tp_hit | pending_filled
+    ticket: int
+    symbol: str
+    side: str
+    volume: Decimal
+    price: Decimal
+    plugin: str = ""
+    intent_id: str = ""
+    sl: Decimal | None = None
+    tp: Decimal | None = None
+    profit: Decimal | None = None   # realised, account currency (closes)
+    reason: str = ""
+    at: float = 0.0
+
+
+@message("brk.ticks")
+@dataclass(frozen=True)
+class Ticks:
+    ticks: tuple                    # ((symbol, bid: Decimal, ask: Decimal, unix time), ...)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Trades as the plugins see them (topic "entries"): the position manager takes over from here.
+
+@message("trd.opened")
+@dataclass(frozen=True)
+class TradeOpened:
+    plugin: str
+    trade_id: str
+    alert_id: str
+    symbol: str
+    side: str
+    orders: tuple                   # ({"role": "A"|"B", "ticket", "volume", "price", "sl", "tp", "intent_id"}, ...)
+    logic: str = ""                 # e.g. LOGIC1 / 15m / combined_v3 logic name
+    detail: dict = field(default_factory=dict)
+
+
+@message("trd.closed")
+@dataclass(frozen=True)
+class TradeClosed:
+    plugin: str
+    trade_id: str
+    reason: str
+    detail: dict = field(default_factory=dict)

@@ -34,6 +34,7 @@ from actors.base import ZepixActor, handles
 from supervision.childspec import ChildSpec
 from supervision.policy import Backoff, CircuitBreaker, RestartIntensity
 
+ROOT_PREFIX = "zepix-root/"
 TICK = 0.1          # seconds between supervision checks
 GATHER_TIMEOUT = 0.6  # how long a tree request waits for child supervisors
 
@@ -172,6 +173,7 @@ class Supervisor(ZepixActor):
         child.last_pong = now
         self._publish("restarted" if child.restarts else "started", child.spec.name,
                       details={"pid": msg.pid, "implementation": msg.implementation, "restarts": child.restarts})
+        self._directory_change(child.path.partition("/")[2], sender)
 
     @handles(m.InitFailed)
     def _on_init_failed(self, msg: m.InitFailed, sender) -> None:
@@ -197,6 +199,15 @@ class Supervisor(ZepixActor):
     def _on_event(self, msg: m.SupervisionEvent, sender) -> None:
         # an event from a child supervisor: pass it on unchanged
         self._forward(msg)
+
+    # -- the directory (see actors.messages.Directory) ----------------------------------------------------------
+    @handles(m.DirectoryChange)
+    def _on_directory_change(self, msg: m.DirectoryChange, sender) -> None:
+        self._directory_change(msg.path, msg.address)
+
+    def _directory_change(self, path: str, address) -> None:
+        if self._is_supervised():
+            self.tell(self.parent, m.DirectoryChange(path=path, address=address))
 
     def _placeable(self, requires: dict) -> bool:
         own = getattr(getattr(self, "_myRef", None), "capabilities", None) or {}
@@ -241,6 +252,7 @@ class Supervisor(ZepixActor):
         child.state = "stopped"
         child.pid = None
         self._publish("exited", child.spec.name, reason, {"implementation": child.implementation})
+        self._directory_change(child.path.partition("/")[2], None)
         if self.stopping:
             return
         if child.stopping and was != "hung":
@@ -575,8 +587,42 @@ def _sigkill(pid: int) -> None:
         pass
 
 
+DIRECTORY_DELAY = 0.05   # changes within this long go out as one Directory (a subtree starts many children)
+
+
 class RootSupervisor(Supervisor):
-    """The only top-level actor (globalName ``zepix-root``). Answers ``StopSystem`` for the admin CLI."""
+    """The only top-level actor (globalName ``zepix-root``). Answers ``StopSystem`` for the admin CLI, keeps the
+    directory of every actor and sends it to all of them when it changes."""
+
+    def setup(self) -> None:
+        self.dir_map: dict[str, object] = {}
+        self.dir_due = False
+        super().setup()
+
+    def _directory_change(self, path: str, address) -> None:
+        if address is None:
+            for known in [p for p in self.dir_map if p == path or p.startswith(path + "/")]:
+                del self.dir_map[known]
+        else:
+            self.dir_map[path] = address
+        if not self.dir_due:
+            self.dir_due = True
+            self.after(DIRECTORY_DELAY, "directory")
+
+    def on_timer(self, key) -> None:
+        if key == "directory":
+            self.dir_due = False
+            self.directory = dict(self.dir_map)
+            data = m.encode(m.Directory(entries=self.directory))
+            for addr in self.directory.values():
+                self.send(addr, data)
+            return
+        super().on_timer(key)
+
+    @handles(m.LookupRequest)
+    def _on_lookup(self, msg: m.LookupRequest, sender) -> None:
+        path = msg.path.removeprefix(ROOT_PREFIX)
+        self.tell(sender, m.LookupReply(corr=msg.corr, path=path, address=self.dir_map.get(path)))
 
     @handles(m.StopSystem)
     def _on_stop(self, msg: m.StopSystem, sender) -> None:

@@ -32,6 +32,10 @@ class NoZepixRunning(RuntimeError):
         self.port = port
 
 
+class _AdminSilent(Exception):
+    """Thespian's admin did not answer in time: a busy system, not a missing one."""
+
+
 def log_defs(cfg: dict) -> dict:
     logs = Path(cfg["system"]["data_dir"]) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -139,7 +143,9 @@ class AdminClient:
 
             admin = self.asys._systemBase.adminAddr  # noqa: SLF001
             status = self.asys.ask(admin, Thespian_StatusReq(), self.timeout)
-            addr = getattr(status, "globalActors", {}).get(ROOT_NAME) if status is not None else None
+            if status is None:
+                raise _AdminSilent()
+            addr = getattr(status, "globalActors", {}).get(ROOT_NAME)
             if addr is None:
                 raise NoZepixRunning(self.port)
             self._root = addr
@@ -148,7 +154,10 @@ class AdminClient:
     def ask(self, msg, timeout: float | None = None, target=None):
         """Send ``msg`` (which has a ``corr``) and return the reply with the same correlation id, or None."""
         deadline = time.monotonic() + (timeout or self.timeout)
-        target = target or self.root()
+        try:
+            target = target or self.root()
+        except _AdminSilent:
+            return None
         with self.asys.private() as endpoint:
             endpoint.tell(target, m.encode(msg))
             while True:
@@ -164,6 +173,16 @@ class AdminClient:
                     continue
                 if getattr(reply, "corr", None) == msg.corr:
                     return reply
+
+    def address_of(self, path: str, timeout: float | None = None):
+        """The address of the actor at ``path`` ("broker/gateway"), or None when it is not running."""
+        reply = self.ask(m.LookupRequest(corr=new_corr(), path=path), timeout)
+        return reply.address if reply else None
+
+    def ask_actor(self, path: str, msg, timeout: float | None = None):
+        """``ask`` the actor at ``path`` directly; None when it is not running or does not answer in time."""
+        addr = self.address_of(path, timeout)
+        return self.ask(msg, timeout, target=addr) if addr is not None else None
 
     def tree(self, timeout: float | None = None) -> dict | None:
         reply = self.ask(m.TreeRequest(corr=new_corr()), timeout)

@@ -6,6 +6,7 @@ and ``ops``. Each capability registers a builder for the children of its subtree
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 from config.errors import ConfigError
@@ -19,8 +20,21 @@ ROOT = "supervision.supervisor.RootSupervisor"
 _TIMING_KEYS = ("heartbeat_interval", "hang_timeout", "start_timeout", "intensity", "period", "backoff_min",
                 "backoff_max", "shutdown_timeout", "healthy_after")
 
-# subtree name -> function(config, defaults) -> list of ChildSpec; later capabilities add theirs here
+# subtree name -> function(config, defaults) -> list of ChildSpec. Each subtree's module in supervision/subtrees/
+# is found by name; an entry here (tests) takes precedence.
 SUBTREE_BUILDERS: dict[str, Callable[[dict, dict], list[ChildSpec]]] = {}
+
+
+def subtree_builder(name: str) -> Callable[[dict, dict], list[ChildSpec]] | None:
+    if name in SUBTREE_BUILDERS:
+        return SUBTREE_BUILDERS[name]
+    module = f"supervision.subtrees.{name}"
+    try:
+        return importlib.import_module(module).children
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
 
 
 def spec_defaults(cfg: dict, subtree: str | None = None) -> dict:
@@ -41,7 +55,7 @@ def build_tree(cfg: dict) -> ChildSpec:
         extras.setdefault(parent, []).append(ChildSpec(**fields))
     subtrees = []
     for name in SUBTREES:
-        builder = SUBTREE_BUILDERS.get(name)
+        builder = subtree_builder(name)
         children = (builder(cfg, spec_defaults(cfg, name)) if builder else []) + extras.get(name, [])
         subtrees.append(ChildSpec(name=name, actor=SUPERVISOR, kind="supervisor", children=tuple(children),
                                   **spec_defaults(cfg, name)))

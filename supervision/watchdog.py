@@ -26,6 +26,7 @@ from supervision.system import AdminClient, NoZepixRunning, port_in_use
 
 REPO = Path(__file__).resolve().parents[1]
 PID_FILE = "zepix.pid"
+ROOT_ANSWER_TIMEOUT = 30.0   # after READY, how long the root may take to answer its first ping
 
 
 class AlreadyRunning(RuntimeError):
@@ -99,14 +100,23 @@ class Watchdog:
         if not line.startswith("READY"):
             self._kill_system()
             raise StartFailed(f"the actor system did not start: {line.strip() or 'no answer in 30 s'}")
-        self.client = AdminClient(self.cfg["system"]["admin_port"])
-        deadline = time.monotonic() + 10.0
+        # READY means the admin is up and the root created; on a loaded machine the first answers can still be
+        # slow, so keep asking until the deadline rather than calling a slow system a dead one.
+        deadline = time.monotonic() + ROOT_ANSWER_TIMEOUT
+        last = "no answer"
         while time.monotonic() < deadline:
-            self.root_pid = self.client.ping_root(1.0)
+            try:
+                if self.client is None:
+                    self.client = AdminClient(self.cfg["system"]["admin_port"])
+                self.root_pid = self.client.ping_root(1.0)
+            except NoZepixRunning as exc:
+                last = str(exc)
+                time.sleep(0.2)
+                continue
             if self.root_pid:
                 return
         self._kill_system()
-        raise StartFailed("the root supervisor did not answer within 10 s")
+        raise StartFailed(f"the root supervisor did not answer within {ROOT_ANSWER_TIMEOUT:g} s ({last})")
 
     @staticmethod
     def _read_line(proc: subprocess.Popen, timeout: float) -> str:

@@ -566,6 +566,27 @@ def test_process_titles_show_actor_paths(admin_system):
     assert "zepix zepix-root/ops/w1" in " ".join(psutil.Process(w1["pid"]).cmdline())
 
 
+def test_a_question_before_init_waits_for_it(admin_system):
+    # a client's TreeRequest can overtake the supervisor's Init (different senders); it used to crash the actor
+    s = admin_system
+    spec = {"name": "early", "actor": "supervision.supervisor.Supervisor", "kind": "supervisor", "children": []}
+    addr = s.client.asys.createActor("supervision.supervisor.Supervisor")
+    try:
+        with s.client.asys.private() as ep:
+            ep.tell(addr, m.encode(m.TreeRequest(corr=(c1 := corr()))))
+            ep.tell(addr, m.encode(m.Init(name="early", path="early", spec=spec, config={})))
+            replies = [m.decode(ep.listen(3)) for _ in range(2)]
+            ep.tell(addr, m.encode(m.StatusRequest(corr=(c2 := corr()))))
+            status = m.decode(ep.listen(3))
+        assert {type(r).__name__ for r in replies} == {"Started", "TreeReply"}
+        tree = next(r for r in replies if isinstance(r, m.TreeReply))
+        assert tree.corr == c1 and tree.node["name"] == "early"
+        assert status.corr == c2, "the actor survived the early question"
+    finally:
+        from thespian.actors import ActorExitRequest
+        s.client.asys.tell(addr, ActorExitRequest())
+
+
 def test_a_second_init_is_ignored(admin_system):
     # last on the shared system: without the fix it leaves the root with a second, bogus tree
     s = admin_system

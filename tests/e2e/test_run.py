@@ -76,6 +76,10 @@ def run_py(tmp: Path, **kw):
     r = RunPy(tmp, **kw)
     try:
         yield r
+    except BaseException:
+        # what run.py printed is the first thing to read when a test of it fails
+        print(f"--- run.py output ---\n{r.output()}")
+        raise
     finally:
         r.cleanup()
 

@@ -29,6 +29,26 @@ class Worker(ZepixActor):
             f.write(f"{os.getpid()} {self.implementation}\n")
 
 
+    def status_data(self) -> dict:
+        return {"directory": sorted(self.directory)}
+
+    def on_command(self, msg, sender):
+        # "publish": send an Exiting-shaped marker on the topic; "subscribe": subscribe to args["path"]
+        if msg.name == "publish":
+            n = self.publish(msg.args["topic"], m.Notify(kind="test", priority="LOW", text=msg.args["text"]))
+            return m.CommandReply(corr=msg.corr, ok=True, text=str(n))
+        if msg.name == "subscribe":
+            self.subscribe_to(msg.args["path"], msg.args["topic"])
+            return m.CommandReply(corr=msg.corr, ok=True, text="subscribed")
+        if msg.name == "seen":
+            return m.CommandReply(corr=msg.corr, ok=True, text="", data={"seen": list(getattr(self, "seen", []))})
+        return super().on_command(msg, sender)
+
+    @handles(m.Notify)
+    def _on_notify(self, msg, sender):
+        self.seen = getattr(self, "seen", []) + [msg.text]
+
+
 class Fallback(Worker):
     """The fallback implementation used in breaker tests."""
 

@@ -49,6 +49,9 @@ def sample(hint, name: str):
         return (1, "two", Decimal("3.5"))
     if hint is Decimal:
         return Decimal("12.3400")
+    if hint is object:   # actor addresses
+        from thespian.actors import ActorAddress
+        return ActorAddress(("127.0.0.1", 19999))
     raise AssertionError(f"no sample for field {name}: {hint!r}; extend sample()")
 
 
@@ -256,3 +259,13 @@ def test_mutated_valid_messages_only_raise_codec_error(tag, data):
         i = data.draw(st.integers(0, len(raw) - 1))
         raw[i] = data.draw(st.integers(0, 255))
     _check_decode(bytes(raw))
+
+
+def test_an_actor_address_field_refuses_other_pickles():
+    import pickle
+    import msgpack
+    evil = msgpack.packb(["dir.found", 1, {"corr": "c", "path": "p",
+                                            "address": msgpack.ExtType(3, pickle.dumps({"not": "an address"}))}],
+                         use_bin_type=True)
+    with pytest.raises(m.MalformedMessage, match="expected an actor address, got dict"):
+        m.decode(evil)

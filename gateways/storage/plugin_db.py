@@ -1,0 +1,90 @@
+"""The common schema of every plugin database (``data_dir/plugins/<plugin>.db``), after zepix-facts §6.3.
+
+Every plugin writes these tables, whatever its family, so that db sync, reports and the V4 import read all
+plugins the same way: ``signals`` (every alert the plugin saw, with its decision or skip reason), ``trades``
+(one row per order: Order A and Order B of a dual entry are two rows with one ``trade_id``), ``daily_stats`` and
+``kv`` (small plugin state such as trend stores). A family adds its own tables as further migrations in
+``FAMILY_MIGRATIONS``.
+
+Money and prices are stored as decimal strings (TEXT), times as ISO 8601 UTC. ``trades.updated_at`` (unix
+seconds) changes with every write of the row, so db sync can copy incrementally.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateways.storage.migrations import Migration
+
+COMMON = [
+    Migration(1, "common", """
+CREATE TABLE signals (
+    id INTEGER PRIMARY KEY,
+    alert_id TEXT NOT NULL,
+    received_time TEXT NOT NULL,
+    signal_type TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    direction TEXT,
+    timeframe TEXT,
+    signal_json TEXT NOT NULL,
+    decision TEXT NOT NULL,           -- traded | skipped | rejected | recorded (trend/state updates) | shadow
+    skip_reason TEXT,
+    trade_id TEXT,
+    plugin_version TEXT NOT NULL
+);
+CREATE UNIQUE INDEX signals_alert ON signals(alert_id);
+CREATE TABLE trades (
+    id INTEGER PRIMARY KEY,
+    trade_id TEXT NOT NULL,           -- one entry decision; Order A and B share it
+    order_role TEXT NOT NULL,         -- A | B | single | reentry
+    intent_id TEXT NOT NULL UNIQUE,
+    alert_id TEXT,
+    ticket INTEGER,
+    symbol TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('BUY', 'SELL')),
+    lot_size TEXT NOT NULL,
+    entry_price TEXT,
+    sl_price TEXT,
+    tp_price TEXT,
+    sl_source TEXT,                   -- e.g. alert, sl-1, fixed_dollar
+    tp_source TEXT,                   -- e.g. tp1, tp2, rr
+    entry_time TEXT,
+    exit_price TEXT,
+    exit_time TEXT,
+    profit TEXT,                      -- realised, account currency
+    status TEXT NOT NULL CHECK (status IN ('PENDING', 'OPEN', 'PARTIAL', 'CLOSED', 'REJECTED')),
+    close_reason TEXT,
+    logic TEXT,
+    plugin_version TEXT NOT NULL,
+    shadow INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT '{}',  -- JSON: multipliers, consensus, filters that decided the size
+    updated_at REAL NOT NULL
+);
+CREATE INDEX trades_status ON trades(status);
+CREATE INDEX trades_updated ON trades(updated_at, id);
+CREATE INDEX trades_ticket ON trades(ticket);
+CREATE TABLE daily_stats (
+    date TEXT PRIMARY KEY,            -- trader's date (system.timezone)
+    signals INTEGER NOT NULL DEFAULT 0,
+    trades INTEGER NOT NULL DEFAULT 0,
+    wins INTEGER NOT NULL DEFAULT 0,
+    losses INTEGER NOT NULL DEFAULT 0,
+    profit TEXT NOT NULL DEFAULT '0'
+);
+CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""),
+]
+
+# family -> its own migrations, numbered after COMMON (2, 3, ...)
+FAMILY_MIGRATIONS: dict[str, list[Migration]] = {}
+
+
+def migrations_for(family: str) -> list[Migration]:
+    return COMMON + FAMILY_MIGRATIONS.get(family, [])
+
+
+def path_for(data_dir: str | Path, plugin: str) -> Path:
+    return Path(data_dir) / "plugins" / f"{plugin}.db"
