@@ -61,7 +61,7 @@ class ConfigWatcher(ZepixActor):
         self.settings = dict(self.config["ops"]["config"])
         runtime = self.config.get("_runtime", {})
         raw = runtime.get("config_path") or os.environ.get("ZEPIX_CONFIG") or ""
-        self.path = Path(raw).resolve() if raw else None
+        self.config_file = Path(raw).resolve() if raw else None
         self.db = open_db(config_history.path(self.config["system"]["data_dir"]))
         migrate(self.db, config_history.MIGRATIONS, config_history.FILE)
         self.running = copy.deepcopy(self.config)
@@ -88,7 +88,7 @@ class ConfigWatcher(ZepixActor):
 
     # -- watching ------------------------------------------------------------------------------------------------
     def _files(self) -> list[Path]:
-        files = [self.path] if self.path else []
+        files = [self.config_file] if self.config_file else []
         for pattern in self.settings.get("watch", []):
             files += [Path(p) for p in sorted(glob.glob(pattern))]
         return files
@@ -115,7 +115,7 @@ class ConfigWatcher(ZepixActor):
 
     # -- reloading -----------------------------------------------------------------------------------------------
     def _load(self) -> dict:
-        return load_config(self.path)
+        return load_config(self.config_file)
 
     def _reload(self, user: str, reply: tuple | None = None) -> None:
         try:
@@ -222,7 +222,7 @@ class ConfigWatcher(ZepixActor):
             return m.CommandReply(corr=msg.corr, ok=True, text=repr(node), data={"value": node})
         if msg.name == "status":
             return m.CommandReply(corr=msg.corr, ok=not self.last_error, text=self.last_error or "ok",
-                                  data={"path": str(self.path or ""), "version": self.version,
+                                  data={"path": str(self.config_file or ""), "version": self.version,
                                         "last_error": self.last_error})
         return super().on_command(msg, sender)
 
@@ -230,18 +230,18 @@ class ConfigWatcher(ZepixActor):
         key, value = msg.args.get("key"), msg.args.get("value")
         if not isinstance(key, str) or not key or key.startswith("_"):
             return m.CommandReply(corr=msg.corr, ok=False, text="set needs args {key: 'section.key', value: ...}")
-        if self.path is None:
+        if self.config_file is None:
             return m.CommandReply(corr=msg.corr, ok=False, text="Zepix was started without a config file "
                                   "(run.py --config FILE); there is no file to change")
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = self.config_file.with_name(f".{self.config_file.name}.{os.getpid()}.tmp")
         try:
-            text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
+            text = self.config_file.read_text(encoding="utf-8") if self.config_file.exists() else ""
             new_text = set_key(text, key, value)
             tmp.write_text(new_text, encoding="utf-8")
             load_config(tmp)   # the whole result must be valid before it replaces the file
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, self.config_file)
         except (ValueError, ConfigError, OSError) as exc:
             tmp.unlink(missing_ok=True)
             config_history.record(self.db, at=time.time(), version=self.version, user=msg.user or "command",
@@ -254,4 +254,4 @@ class ConfigWatcher(ZepixActor):
         return None
 
     def status_data(self) -> dict:
-        return {"config_path": str(self.path or ""), "version": self.version, "last_error": self.last_error}
+        return {"config_path": str(self.config_file or ""), "version": self.version, "last_error": self.last_error}

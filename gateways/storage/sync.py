@@ -32,7 +32,8 @@ UPSERT = (f"INSERT INTO aggregated_trades ({', '.join(COLUMNS)}) VALUES ({', '.j
 @dataclass
 class PluginSync:
     plugin: str
-    read: int = 0            # rows read from the plugin database
+    read: int = 0            # rows after the watermark
+    rechecked: int = 0       # rows within ``lookback`` before the watermark, read again
     written: int = 0         # rows inserted or changed in aggregated_trades
     rejected: int = 0        # rows the central schema refused (recorded as system events)
     more: bool = False       # the batch limit was hit: run again soon
@@ -127,7 +128,7 @@ def _sync_plugin(central, plugin, db_path, batch, lookback, read_timeout, now, r
         # one read transaction: both queries see the same snapshot
         src.execute("BEGIN")
         try:
-            recent = src.execute("SELECT * FROM trades WHERE updated_at >= ? AND (updated_at < ? OR "
+            recent = [] if lookback <= 0 else src.execute("SELECT * FROM trades WHERE updated_at >= ? AND (updated_at < ? OR "
                                  "(updated_at = ? AND id <= ?))", (wm_at - lookback, wm_at, wm_at, wm_id)).fetchall()
             fresh = src.execute("SELECT * FROM trades WHERE updated_at > ? OR (updated_at = ? AND id > ?) "
                                 "ORDER BY updated_at, id LIMIT ?", (wm_at, wm_at, wm_id, batch)).fetchall()
@@ -138,7 +139,7 @@ def _sync_plugin(central, plugin, db_path, batch, lookback, read_timeout, now, r
         src.rollback()
     finally:
         src.close()
-    res.read = len(recent) + len(fresh)
+    res.read, res.rechecked = len(fresh), len(recent)
     res.more = len(fresh) >= batch
     ptype = central_db.plugin_type(plugin)
     with central:

@@ -281,7 +281,7 @@ def import_v4(source: str | Path, data_dir: str | Path, dry_run: bool = False, n
                 bucket.setdefault(plugin, PluginTotals()).add(item["profit"])
                 if item["intent_id"] not in have:
                     fresh.setdefault(plugin, []).append(item)
-        if dry_run:
+        if dry_run or not fresh:   # nothing new: no batch (an undo then takes back the import that added rows)
             return rep
         central = _open_central(data_dir)
         try:
