@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from config.errors import ConfigError
 from config.loader import ensure_webhook_token, load_config
@@ -53,14 +55,17 @@ def main(argv=None) -> int:
         return stop_running(cfg)
     if args.command == "member":
         return run_member(cfg, args)
-    return run_leader(cfg)
+    # ops (issue 8): the config watcher (ops/config) watches the file this instance was started with
+    cfg_path = args.config or os.environ.get("ZEPIX_CONFIG") or ""
+    return run_leader(cfg, str(Path(cfg_path).resolve()) if cfg_path else "")
 
 
-def run_leader(cfg: dict) -> int:
+def run_leader(cfg: dict, config_path: str = "") -> int:
     from supervision.watchdog import AlreadyRunning, StartFailed, Watchdog
 
     ensure_webhook_token(cfg)
     dog = Watchdog(cfg, out=lambda s: print(s, flush=True))
+    dog.config_path = config_path
     signal.signal(signal.SIGTERM, dog.request_stop)
     signal.signal(signal.SIGINT, dog.request_stop)
     try:

@@ -19,6 +19,7 @@ import sys
 import time
 
 from actors import messages as m
+from supervision import ops_admin
 from supervision.system import AdminClient, NoZepixRunning, new_corr, port_in_use
 from supervision.tree import ROOT_NAME
 
@@ -36,11 +37,14 @@ def parse_args(argv):
         c = sub.add_parser(name)
         c.add_argument("name")
     sub.add_parser("stop", help="stop the whole system")
+    ops_admin.add_parsers(sub)   # ops (issue 8)
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command in ops_admin.OFFLINE_COMMANDS:   # ops (issue 8): work on the files, no running system needed
+        return ops_admin.OFFLINE_COMMANDS[args.command](args)
     try:
         with AdminClient(args.port, timeout=args.timeout) as client:
             return COMMANDS[args.command](client, args)
@@ -127,6 +131,7 @@ def cmd_stop(client: AdminClient, args) -> int:
 
 
 COMMANDS = {"tree": cmd_tree, "status": cmd_status, "restart": cmd_restart, "kill": cmd_kill, "stop": cmd_stop}
+COMMANDS.update(ops_admin.COMMANDS)   # ops (issue 8): health, sync, backup, config
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

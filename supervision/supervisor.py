@@ -195,6 +195,14 @@ class Supervisor(ZepixActor):
             child.pid = msg.pid or child.pid
             child.errors, child.handled, child.codec_errors = msg.errors, msg.handled, msg.codec_errors
 
+    @handles(m.ConfigUpdate)
+    def _on_config_update_sup(self, msg: m.ConfigUpdate, sender) -> None:
+        # ops (issue 8): keep the hot-reloaded configuration, so a child restarted after a reload starts with it
+        # (Init carries the supervisor's config); no answer, a supervisor owns no section
+        config = dict(msg.config)
+        config["_runtime"] = self.config.get("_runtime", {})
+        self.config = config
+
     @handles(m.SupervisionEvent)
     def _on_event(self, msg: m.SupervisionEvent, sender) -> None:
         # an event from a child supervisor: pass it on unchanged
@@ -598,6 +606,9 @@ class RootSupervisor(Supervisor):
         self.dir_map: dict[str, object] = {}
         self.dir_due = False
         super().setup()
+        # ops (issue 8): the root lists itself under its own name, so actors of the tree (ops/health) can send it
+        # Subscribe and TreeRequest; it is never sent its own Directory (see on_timer).
+        self._directory_change(ROOT_PREFIX.rstrip("/"), self.myAddress)
 
     def _directory_change(self, path: str, address) -> None:
         if address is None:
@@ -615,7 +626,8 @@ class RootSupervisor(Supervisor):
             self.directory = dict(self.dir_map)
             data = m.encode(m.Directory(entries=self.directory))
             for addr in self.directory.values():
-                self.send(addr, data)
+                if addr != self.myAddress:   # ops (issue 8): the root's own entry
+                    self.send(addr, data)
             return
         super().on_timer(key)
 

@@ -91,7 +91,8 @@ class Watchdog:
 
     # -- starting ----------------------------------------------------------------------------------------------
     def start(self) -> None:
-        runtime = {"watchdog_pid": os.getpid(), "system_restarts": self.restarts}
+        runtime = {"watchdog_pid": os.getpid(), "system_restarts": self.restarts,
+                   "config_path": getattr(self, "config_path", "")}   # ops (issue 8): for ops/config
         args = json.dumps({"config": self.cfg, "runtime": runtime})
         self.host = subprocess.Popen([sys.executable, "-m", "supervision.host", args], cwd=REPO,
                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,

@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from supervision import hygiene
+from supervision.admin import walk
 from supervision.system import AdminClient, port_in_use
 from tests.support.system import REPO, all_running, find, free_port, wait_for
 
@@ -95,7 +96,8 @@ def test_start_status_and_stop(tmp_path):
         status = subprocess.run([sys.executable, "run.py", "status"], cwd=REPO, env=r.env, capture_output=True,
                                 text=True, timeout=30)
         assert status.returncode == 0, status.stderr
-        assert "6 actors, 6 running" in status.stdout
+        n = sum(1 for _ in walk(tree))   # ops (issue 8): subtrees have children of their own now
+        assert f"{n} actors, {n} running" in status.stdout
         tree_json = subprocess.run([sys.executable, "-m", "supervision.admin", "--port", str(r.admin_port), "tree",
                                     "--json"], cwd=REPO, capture_output=True, text=True, timeout=30)
         node = json.loads(tree_json.stdout)

@@ -347,7 +347,8 @@ def test_extra_workers_and_subtree_overrides_reach_the_spec(tmp_path):
                                       'heartbeat_interval = 0.25\nfallback = "tests.support.actors.Fallback"\n'), env={})
     ops = next(c for c in build_tree(cfg).children if c.name == "ops")
     assert ops.intensity == 2 and ops.period == 30.0
-    (w1,) = ops.children
+    w1 = ops.children[-1]   # ops (issue 8): after the subtree's own children
+    assert w1.name == "w1"
     assert (w1.hang_timeout, w1.heartbeat_interval, w1.intensity, w1.fallback) == \
         (1.5, 0.25, 2, "tests.support.actors.Fallback")
 
