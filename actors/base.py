@@ -239,7 +239,10 @@ class ZepixActor(Actor):
             if addr is not None and addr != previous.get(path):
                 self.tell(addr, m.EventSubscribe(topics=topics))
         # subscribers that were actors of the tree and left it are gone for good (a restart has a new address)
-        gone = {a for a in previous.values()} - {a for a in self.directory.values()}
+        # (telegram/issue 7 fix: Thespian's ActorAddress is unhashable, so the set difference raised TypeError on
+        # every Directory and on_directory never ran)
+        current = list(self.directory.values())
+        gone = [a for a in previous.values() if a not in current]
         if gone:
             for topic, subs in self.topic_subs.items():
                 self.topic_subs[topic] = [a for a in subs if a not in gone]
