@@ -67,7 +67,10 @@ class TelegramBot(AsyncActor):
         self.token = env.tokens[self.roles[0]]
         tc = self.config.get("telegram", {})
         self.tc = tc
-        self.pump_slice = float(tc.get("pump_slice", 0.05))
+        self.pump_slice = float(tc.get("pump_slice", 0.002))
+        self.pump_busy = float(tc.get("pump_busy", 0.005))
+        self.pump_idle = float(tc.get("pump_idle", 0.05))
+        self.pump_at = 0.0
         self.poll_timeout = int(tc.get("poll_timeout", 10))
         self.command_timeout = float(tc.get("command_timeout", 5.0))
         self.header_interval = float(tc.get("header_interval", 30.0))
@@ -97,7 +100,7 @@ class TelegramBot(AsyncActor):
             self.sched.enqueue(entry.message, now)
         self.log.info("%s: bot @%s for %s, offset %s, %d outbox message(s) pending", self.path,
                       self.me.get("username"), ",".join(self.roles), self.offset, len(self.outbox.pending()))
-        self.after(0.0, "pump")
+        self._wake(0.0)
         if "controller" in self.roles and self.header_interval > 0:
             self.after(0.5, "header")
 
@@ -122,8 +125,11 @@ class TelegramBot(AsyncActor):
     # -- the pump: drive the private loop in slices ------------------------------------------------------------
     def on_timer(self, key) -> None:
         if key == "pump":
+            if time.monotonic() + 1e-4 < self.pump_at:
+                return          # a stale wake-up: an earlier one was added since (see _wake)
             self._pump()
-            self.after(0.005 if self.tasks else self.pump_slice, "pump")
+            busy = any(v[0] != "poll" for v in self.tasks.values())
+            self._wake(self.pump_busy if busy else self.pump_idle)
         elif key == "header":
             self._header_tick()
             self.after(self.header_interval, "header")
@@ -139,6 +145,8 @@ class TelegramBot(AsyncActor):
                                                 allowed_updates=["message", "callback_query"]), ("poll",))
         if not self.tasks:
             return
+        # A short slice: Thespian reads this actor's sockets only between handlers, so a long slice would make
+        # every sender to this actor wait for its acks (measured: a notifier stalled into a hang kill).
         done, _ = self.loop.run_until_complete(asyncio.wait(list(self.tasks), timeout=self.pump_slice,
                                                             return_when=asyncio.FIRST_COMPLETED))
         for task in done:
@@ -155,6 +163,15 @@ class TelegramBot(AsyncActor):
 
     def _spawn(self, coro, what: tuple) -> None:
         self.tasks[self.loop.create_task(coro)] = what
+        if what[0] != "poll":
+            self._wake(0.0)
+
+    def _wake(self, delay: float) -> None:
+        """Pump in ``delay`` seconds unless a pump is already due by then."""
+        at = time.monotonic() + delay
+        if at < self.pump_at - 1e-4 or self.pump_at <= time.monotonic():
+            self.pump_at = at
+            self.after(delay, "pump")
 
     def _start_sends(self) -> None:
         now = time.monotonic()
