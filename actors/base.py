@@ -240,7 +240,7 @@ class ZepixActor(Actor):
                 self.tell(addr, m.EventSubscribe(topics=topics))
         # subscribers that were actors of the tree and left it are gone for good (a restart has a new address)
         # ActorAddress is unhashable (__hash__ = None): the set difference used here raised TypeError on every
-        # Directory after the first, so re-subscription and on_directory never ran (fixed by ops, issue 8)
+        # Directory after the first, so re-subscription and on_directory never ran
         current = list(self.directory.values())
         gone = [a for a in previous.values() if a not in current]
         if gone:

@@ -591,3 +591,21 @@ class TradeClosed:
     trade_id: str
     reason: str
     detail: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# telegram (issue 7): area-internal. telegram/notifier -> a bot actor (telegram/bot, telegram/controller,
+# telegram/notification, telegram/analytics): one message for the trader. ``priority`` is the sender's scale
+# (CRITICAL | HIGH | NORMAL | LOW); CRITICAL ones go through the bot's persisted outbox, and ``key`` makes a
+# resend of the same notification a no-op there. ``chat`` "" means the configured ZEPIX_TELEGRAM_CHAT_ID.
+
+@message("tg.send")
+@dataclass(frozen=True)
+class TgSend:
+    text: str
+    priority: str = "NORMAL"
+    kind: str = ""
+    key: str = ""
+    chat: str = ""
+    silent: bool = False
+    markup: dict = field(default_factory=dict)

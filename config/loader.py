@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from config.errors import ConfigError
 
-FREE_FORM = {"supervision.extra", "supervision.subtrees"}
+FREE_FORM = {"supervision.extra", "supervision.subtrees", "telegram.modes"}  # telegram.modes: issue 7
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {

@@ -87,7 +87,7 @@ class Watchdog:
             f"  data dir    : {self.cfg['system']['data_dir']}",
             f"  admin       : zepix-admin --port {port} tree   (or: python -m supervision.admin --port {port} tree)",
             "  stop        : Ctrl-C, or python run.py stop",
-        ])
+        ] + _telegram_line())
 
     # -- starting ----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -258,3 +258,10 @@ def _watchdog_pid_from_root(client: AdminClient) -> int:
 
     reply = client.ask(m.StopSystem(corr=new_corr()), 3.0)
     return reply.data.get("watchdog_pid", 0) if reply else 0
+
+
+def _telegram_line() -> list[str]:
+    """Issue 7: say when Telegram is off and how to turn it on."""
+    from supervision.subtrees.telegram import off_message
+    line = off_message()
+    return [line] if line else ["  telegram    : on (see docs/telegram.md)"]

@@ -278,6 +278,17 @@ class FakeBotApi:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._wakeup: asyncio.Event | None = None
+        self._bots: dict[str, "FakeBotApi"] = {}
+
+    def add_bot(self, token: str, username: str) -> "FakeBotApi":
+        """Another bot (its own token, updates, chats and call log) served on this server's port, for tests of
+        several bots behind one ZEPIX_TELEGRAM_BASE_URL. Start this server first; stopping it stops them all."""
+        if self._loop is None:
+            raise RuntimeError("start the server first")
+        bot = FakeBotApi(token, host=self.host, bot_first_name=username, bot_username=username)
+        bot.port, bot._loop, bot._wakeup = self.port, self._loop, asyncio.Event()
+        self._bots[token] = bot
+        return bot
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -355,9 +366,10 @@ class FakeBotApi:
         self.port = self._runner.addresses[0][1]
 
     async def _astop(self) -> None:
-        with self._lock:
-            self._closing = True
-        self._kick()
+        for bot in [self, *self._bots.values()]:
+            with bot._lock:
+                bot._closing = True
+            bot._kick()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -553,6 +565,9 @@ class FakeBotApi:
         method = request.match_info["method"]
         params: dict[str, Any] = {}
         files: dict[str, tuple[str, bytes]] = {}
+        other = self._bots.get(token)
+        if other is not None:
+            return await other._handle_api(request)
         try:
             if token != self.token:
                 raise ApiError(401, "Unauthorized")
