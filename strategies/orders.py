@@ -7,7 +7,7 @@ the configured dollar amount at its lot; its TP is the alert's TP1, else its own
 """
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from strategies.decisions import OrderPlan
 from strategies.risk.pips import SymbolSpec
@@ -30,6 +30,16 @@ def _losing(side: Side, entry: Decimal, level: Decimal | None) -> bool:
     return level is not None and (entry - level) * side.sign > 0
 
 
+def alert_tp_level(spec: SymbolSpec, side: Side, entry: Decimal, level: Decimal | None) -> Decimal | None:
+    """The alert's TP on the symbol's tick grid, rounded toward the entry (never further than the alert asked),
+    or None when it is not on the winning side."""
+    if not _winning(side, entry, level):
+        return None
+    rounding = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
+    tp = (level / spec.tick_size).to_integral_value(rounding) * spec.tick_size  # type: ignore[operator]
+    return tp if _winning(side, entry, tp) else None
+
+
 def order_a_pips(risk: RiskSettings, spec: SymbolSpec, tier: Tier, side: Side, entry: Decimal, logic: str | None,
                  alert_sl: Decimal | None, use_alert_sl: bool = True) -> tuple[Decimal, str, str]:
     """(sl pips, source, note) for Order A / single orders."""
@@ -48,7 +58,7 @@ def plan_a(role: str, risk: RiskSettings, spec: SymbolSpec, side: Side, entry: D
     sized = size_order(spec, lots, sl_pips=sl_pips, max_loss=headroom)
     if isinstance(sized, NotPlaced):
         return f"Order {role} not placed: {sized.reason}"
-    tp = alert_tp if _winning(side, entry, alert_tp) else None
+    tp = alert_tp_level(spec, side, entry, alert_tp)
     levels = place_stops(spec, side, entry, sl_pips, sized.lots, rr_ratio=risk.stops.rr_ratio, tp_price=tp)
     return OrderPlan(role=role, side=side, volume=sized.lots, sl=levels.sl, tp=levels.tp, sl_source=sl_source,
                      tp_source=tp_name if tp is not None else "rr", sl_pips=levels.sl_pips, risk=levels.risk,
@@ -64,7 +74,7 @@ def plan_b(risk: RiskSettings, spec: SymbolSpec, side: Side, entry: Decimal, lot
     if isinstance(sized, NotPlaced):
         return f"Order {role} not placed: {sized.reason}"
     pips = order_b_sl_pips(risk.order_b, spec, sized.lots, logic)
-    tp = alert_tp if _winning(side, entry, alert_tp) else None
+    tp = alert_tp_level(spec, side, entry, alert_tp)
     levels = place_stops(spec, side, entry, pips, sized.lots, rr_ratio=rr, tp_price=tp)
     return OrderPlan(role=role, side=side, volume=sized.lots, sl=levels.sl, tp=levels.tp, sl_source="fixed_dollar",
                      tp_source="tp1" if tp is not None else "rr", sl_pips=levels.sl_pips, risk=levels.risk,
