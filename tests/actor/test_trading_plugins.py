@@ -193,3 +193,21 @@ def test_plugin_status_and_commands(system):
     assert outs[-1].status == "skipped" and "disabled" in outs[-1].reason
     assert command(system.client, "trading/combined_v3", "enable").data["enabled"] is True
     assert not command(system.client, "trading/combined_v3", "fly").ok
+
+
+def test_admin_plugins_lists_each_plugin_and_plugin_toggles_shadow(system, capsys):
+    import json as _json
+
+    from supervision import admin
+    port = str(system.config["system"]["admin_port"])
+    assert admin.main(["--port", port, "plugins", "--json"]) == 0
+    rows = {r["plugin"]: r for r in _json.loads(capsys.readouterr().out)}
+    assert rows["combined_v3"]["state"] == "running" and rows["combined_v3"]["version"] == "3.2.1"
+    assert rows["combined_v3"]["implementation"] == "primary" and rows["combined_v3"]["orders"] >= 4
+    assert rows["legacy_v4"]["shadow"] is True
+    assert rows["price_action_1m"]["state"] == "not started"
+    assert admin.main(["--port", port, "plugins"]) == 0
+    assert "combined_v3" in capsys.readouterr().out
+    assert admin.main(["--port", port, "plugin", "price_action_5m", "shadow", "on"]) == 0
+    assert command(system.client, "trading/price_action_5m", "status").data["shadow"] is True
+    assert admin.main(["--port", port, "plugin", "price_action_5m", "shadow", "off"]) == 0
