@@ -95,7 +95,9 @@ def test_start_status_and_stop(tmp_path):
         status = subprocess.run([sys.executable, "run.py", "status"], cwd=REPO, env=r.env, capture_output=True,
                                 text=True, timeout=30)
         assert status.returncode == 0, status.stderr
-        assert "6 actors, 6 running" in status.stdout
+        # the root, five subtrees and whatever their builders start (trading/risk and the plugins, ...)
+        n = 6 + sum(len(sub["children"]) for sub in tree["children"])
+        assert f"{n} actors, {n} running" in status.stdout
         tree_json = subprocess.run([sys.executable, "-m", "supervision.admin", "--port", str(r.admin_port), "tree",
                                     "--json"], cwd=REPO, capture_output=True, text=True, timeout=30)
         node = json.loads(tree_json.stdout)
