@@ -609,3 +609,46 @@ class TgSend:
     chat: str = ""
     silent: bool = False
     markup: dict = field(default_factory=dict)
+
+# trading (issue 5): every opening order passes trading/risk first. A plugin (or the position manager) sends one
+# RiskCheck per decision with all its orders; the verdict approves each order with the volume allowed (possibly
+# cut to fit the loss headroom) or refuses it with the reason. Closing and SL-tightening orders always pass.
+# Order items are plain dicts with decimal strings:
+#   {"role": "A", "kind": "OPEN" | "CLOSE" | "PARTIAL_CLOSE" | "MODIFY_SL", "symbol": "XAUUSD", "side": "BUY",
+#    "volume": "0.02", "risk": "14.74" (money lost at the SL; OPEN only), "fixed_risk": false (Order B: the SL is a
+#    money amount, cutting the volume does not reduce it), "volume_min": "0.01", "volume_step": "0.01",
+#    "old_sl": "..." | None, "new_sl": "..." | None}
+# Verdict items: {"role": "A", "ok": true, "volume": "0.02", "reason": ""}.
+
+@message("risk.check")
+@dataclass(frozen=True)
+class RiskCheck:
+    corr: str
+    plugin: str
+    orders: tuple
+    alert_id: str = ""
+
+
+@message("risk.verdict")
+@dataclass(frozen=True)
+class RiskVerdict:
+    corr: str
+    ok: bool                        # at least one order approved
+    orders: tuple                   # one item per order of the check, same order
+    reason: str = ""                # why nothing (or not everything) was approved
+    state: str = ""                 # ACTIVE | REDUCING | HALTED at the time of the verdict
+
+
+@message("risk.state")
+@dataclass(frozen=True)
+class RiskState:
+    """trading/risk publishes this on topic "risk" at start, on every change of the figures or the state."""
+    state: str                      # ACTIVE | REDUCING | HALTED
+    reason: str
+    balance: str
+    tier: str
+    daily_loss: str
+    daily_profit: str
+    lifetime_loss: str
+    headroom: str                   # money a new order may still lose at its SL (risk.headroom)
+    at: float = 0.0

@@ -16,6 +16,8 @@ from typing import Any, Mapping
 from config.errors import ConfigError
 
 FREE_FORM = {"supervision.extra", "supervision.subtrees", "telegram.modes"}  # telegram.modes: issue 7
+# trading (issue 5): tables read and validated by strategies/*/settings.py and strategies/plugins.py
+FREE_FORM |= {"risk", "v3", "legacy", "v6", "plugins"}
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {

@@ -38,6 +38,8 @@ def parse_args(argv):
         c.add_argument("name")
     sub.add_parser("stop", help="stop the whole system")
     ops_admin.add_parsers(sub)   # ops (issue 8)
+
+    _add_trading_parsers(sub)
     return p.parse_args(argv)
 
 
@@ -132,6 +134,70 @@ def cmd_stop(client: AdminClient, args) -> int:
 
 COMMANDS = {"tree": cmd_tree, "status": cmd_status, "restart": cmd_restart, "kill": cmd_kill, "stop": cmd_stop}
 COMMANDS.update(ops_admin.COMMANDS)   # ops (issue 8): health, sync, backup, config
+
+
+# -- trading (issue 5): zepix-admin plugins [--json]; zepix-admin plugin NAME enable|disable|shadow on|off|status --
+
+def _add_trading_parsers(sub) -> None:
+    p = sub.add_parser("plugins", help="each strategy plugin: state, implementation, shadow, version, counts")
+    p.add_argument("--json", action="store_true")
+    c = sub.add_parser("plugin", help="enable, disable, shadow on|off or status of one plugin")
+    c.add_argument("name")
+    c.add_argument("action", choices=("enable", "disable", "shadow", "status"))
+    c.add_argument("value", nargs="?", choices=("on", "off"))
+
+
+def cmd_plugins(client: AdminClient, args) -> int:
+    from strategies.plugins import PLUGINS
+    tree = client.tree(args.timeout)
+    if tree is None:
+        print("the root supervisor did not answer", file=sys.stderr)
+        return 1
+    rows = []
+    for name in PLUGINS:
+        node = next((n for n in walk(tree) if n["path"].endswith("/trading/" + name)), None)
+        row = {"plugin": name, "state": node["state"] if node else "not started",
+               "implementation": node["implementation"] if node else "-"}
+        if node and node["state"] == "running":
+            reply = client.ask_actor(f"trading/{name}", m.StatusRequest(corr=new_corr()), args.timeout)
+            if reply is not None:
+                d = reply.data
+                row.update({k: d.get(k) for k in ("family", "enabled", "shadow", "version", "signals", "orders",
+                                                  "open", "in_flight", "latency_p50_ms")})
+                row["today_trades"] = d.get("today", {}).get("trades")
+                row["today_profit"] = d.get("today", {}).get("profit")
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'PLUGIN':<18} {'STATE':<12} {'IMPL':<9} {'FAMILY':<7} {'ON':<4} {'SHADOW':<7} {'VERSION':<9} "
+          f"{'SIGNALS':>7} {'ORDERS':>6} {'OPEN':>5} {'TODAY':>6} {'P&L':>9}")
+    for r in rows:
+        yn = lambda v: "-" if v is None else ("yes" if v else "no")  # noqa: E731
+        print(f"{r['plugin']:<18} {r['state']:<12} {r['implementation']:<9} {r.get('family') or '-':<7} "
+              f"{yn(r.get('enabled')):<4} {yn(r.get('shadow')):<7} {r.get('version') or '-':<9} "
+              f"{r.get('signals', '-'):>7} {r.get('orders', '-'):>6} {r.get('open', '-'):>5} "
+              f"{r.get('today_trades', '-') if r.get('today_trades') is not None else '-':>6} "
+              f"{r.get('today_profit') or '-':>9}")
+    return 0
+
+
+def cmd_plugin(client: AdminClient, args) -> int:
+    if args.action == "shadow" and args.value is None:
+        print("shadow needs on or off", file=sys.stderr)
+        return 2
+    cmd_args = {"on": args.value == "on"} if args.action == "shadow" else {}
+    name = args.name.removeprefix("trading/")
+    reply = client.ask_actor(f"trading/{name}", m.Command(corr=new_corr(), name=args.action, args=cmd_args,
+                                                          user="cli"), args.timeout)
+    if reply is None:
+        print(f"trading/{name} is not running or did not answer", file=sys.stderr)
+        return 1
+    print(reply.text, file=sys.stdout if reply.ok else sys.stderr)
+    return 0 if reply.ok else 1
+
+
+COMMANDS.update({"plugins": cmd_plugins, "plugin": cmd_plugin})
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

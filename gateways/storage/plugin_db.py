@@ -78,8 +78,60 @@ CREATE TABLE kv (
 """),
 ]
 
-# family -> its own migrations, numbered after COMMON (2, 3, ...)
-FAMILY_MIGRATIONS: dict[str, list[Migration]] = {}
+# family -> its own migrations, numbered after COMMON (2, 3, ...). The family of a database is the family of the
+# plugin that owns the path (combined_v3's database stays "v3" while its legacy fallback writes into it).
+FAMILY_MIGRATIONS: dict[str, list[Migration]] = {
+    # trading (issue 5), after zepix-facts §6.3
+    "v3": [Migration(2, "v3_signal_details", """
+CREATE TABLE v3_signal_details (
+    alert_id TEXT PRIMARY KEY,
+    signal_type TEXT NOT NULL,
+    timeframe TEXT,
+    consensus_score INTEGER,
+    strength INTEGER,                 -- consensus in the trade's direction (9 - score for sells)
+    position_multiplier TEXT,
+    multiplier_source TEXT,
+    logic_route TEXT,                 -- LOGIC1 | LOGIC2 | LOGIC3
+    routing_reason TEXT,              -- signal_override | higher_tf_override | timeframe_routing | default
+    logic_multiplier TEXT,
+    mtf_15m INTEGER, mtf_1h INTEGER, mtf_4h INTEGER, mtf_1d INTEGER,
+    mtf_raw_string TEXT
+);
+""")],
+    "legacy": [Migration(2, "legacy_trend_events", """
+CREATE TABLE trend_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    trend TEXT NOT NULL,              -- BULLISH | BEARISH | NEUTRAL
+    mode TEXT NOT NULL,               -- AUTO | MANUAL
+    alert_id TEXT,
+    note TEXT
+);
+CREATE INDEX trend_events_symbol ON trend_events(symbol, timeframe, id);
+""")],
+    "v6": [Migration(2, "v6_market_trends", """
+CREATE TABLE market_trends (
+    symbol TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    bull_count INTEGER,
+    bear_count INTEGER,
+    market_state TEXT,
+    direction INTEGER,                -- 1 | 0 | -1
+    last_updated TEXT NOT NULL,
+    PRIMARY KEY (symbol, timeframe)
+);
+CREATE TABLE v6_signal_filters (
+    alert_id TEXT PRIMARY KEY,
+    adx TEXT,
+    adx_strength TEXT,
+    confidence_score INTEGER,
+    spread_pips TEXT,
+    failed_filter TEXT                -- NULL when every filter passed
+);
+""")],
+}
 
 
 def migrations_for(family: str) -> list[Migration]:

@@ -31,6 +31,8 @@ def command(s, target: str, name: str, **args):
 def test_every_actor_knows_every_path_and_subscriptions_survive_a_restart(tmp_path):
     with running_system(tmp_path, TOML) as s:
         want = {"ingress", "trading", "broker", "telegram", "ops", "ops/w1", "trading/w2"}
+        # plus whatever the capabilities' subtree builders start (trading/risk, the plugins, ...)
+        want |= {n["path"].split("/", 1)[1] for sub in s.tree()["children"] for n in sub["children"]}
 
         def directory_of(path):
             reply = s.client.ask_actor(path, m.StatusRequest(corr=corr()), 2.0)

@@ -1,0 +1,282 @@
+"""`RiskActor` at trading/risk: the single writer of account risk (DECISIONS §13-15).
+
+It keeps the loss counters and the trading state (ACTIVE / REDUCING / HALTED) in data_dir/risk.db, counts every
+realised result it sees on broker/gateway's "trades" topic, refreshes the balance from the broker, applies the
+daily reset at `risk.daily_reset` in `risk.timezone`, and answers every `RiskCheck` with a `RiskVerdict`: each
+opening order approved at the volume the caps allow (cut when its risk grows with the volume), or refused with
+the reason; closes and SL tightening always pass. Every state change is notified as CRITICAL and published on
+topic "risk" (`RiskState`). Commands: status, pause, resume, kill_switch (args on=true|false), clear_daily_loss,
+clear_loss_data, set_balance (args balance).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from actors import messages as m
+from actors.base import ZepixActor, handles
+from gateways.storage.migrations import Migration, migrate
+from gateways.storage.sqlite import open_db
+from strategies.risk import state as R
+from strategies.risk.pips import floor_to_step
+from strategies.risk.settings import RiskSettings
+from strategies.risk.side import Side
+
+GATEWAY = "broker/gateway"
+
+MIGRATIONS = [Migration(1, "risk", """
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,               -- state | reset | close | command
+    detail TEXT NOT NULL
+);
+CREATE TABLE seen_closes (key TEXT PRIMARY KEY, at REAL NOT NULL);
+""")]
+
+_CLOSING_KINDS = ("closed", "partial", "sl_hit", "tp_hit")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _dec(value, default: Decimal | None = None) -> Decimal | None:
+    if value is None or value == "":
+        return default
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+
+
+class RiskActor(ZepixActor):
+
+    def setup(self) -> None:
+        self.settings = RiskSettings.from_mapping(self.config.get("risk") or {})
+        self.tcfg = self.config["trading"]
+        path = Path(self.config["system"]["data_dir"]) / "risk.db"
+        self.db = open_db(path)
+        migrate(self.db, MIGRATIONS, str(path))
+        row = self.db.execute("SELECT value FROM kv WHERE key='state'").fetchone()
+        now = utcnow()
+        if row:
+            self.state = R.RiskState.from_dict(json.loads(row["value"]))
+            self._apply(R.roll(self.state, now, self.settings), "start")
+        else:
+            self.state = R.initial_state(Decimal(str(self.tcfg["starting_balance"])), now, self.settings)
+            self._save()
+        self.balance_corr = ""
+        self.subscribe_to(GATEWAY, "trades")
+        self.after(float(self.tcfg["risk_tick"]), "tick")
+        self.after(0.0, "balance")
+
+    # -- persistence and publication -----------------------------------------------------------------------------
+    def _save(self) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO kv(key, value, updated_at) VALUES ('state', ?, ?) ON CONFLICT(key) DO "
+                            "UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                            (json.dumps(self.state.to_dict()), time.time()))
+
+    def _event(self, kind: str, detail: dict) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO events(at, kind, detail) VALUES (?, ?, ?)",
+                            (utcnow().isoformat(), kind, json.dumps(detail, default=str)))
+
+    def _apply(self, result: tuple[R.RiskState, list], cause: str) -> None:
+        new, events = result
+        changed = new != self.state
+        self.state = new
+        for ev in events:
+            if isinstance(ev, R.StateChanged):
+                self._event("state", {"old": ev.old.value, "new": ev.new.value, "reason": ev.reason, "cause": cause})
+                text = f"Trading {ev.old.value} -> {ev.new.value}: {ev.reason or cause}"
+                self.notify("risk_state", ev.priority, text, old=ev.old.value, new=ev.new.value)
+            elif isinstance(ev, R.DailyReset):
+                self._event("reset", {"daily_loss": str(ev.daily_loss), "daily_profit": str(ev.daily_profit)})
+        if changed or events:
+            self._save()
+            self._publish()
+
+    def _snapshot(self) -> m.RiskState:
+        s = self.state
+        tier = R.current_tier(s, self.settings)
+        return m.RiskState(state=s.status.value, reason=s.reason, balance=str(s.balance), tier=tier.name,
+                           daily_loss=str(s.daily_loss), daily_profit=str(s.daily_profit),
+                           lifetime_loss=str(s.lifetime_loss), headroom=str(R.headroom(s, self.settings)),
+                           at=time.time())
+
+    def _publish(self) -> None:
+        self.publish("risk", self._snapshot())
+
+    def _on_event_subscribe(self, msg, sender) -> None:
+        super()._on_event_subscribe(msg, sender)
+        if msg.subscribe and "risk" in msg.topics:
+            self.tell(sender, self._snapshot())   # a new subscriber learns the current figures at once
+
+    # -- timers ------------------------------------------------------------------------------------------------
+    def on_timer(self, key) -> None:
+        if key == "tick":
+            self._apply(R.roll(self.state, utcnow(), self.settings), "daily reset")
+            self.after(float(self.tcfg["risk_tick"]), "tick")
+        elif key == "balance":
+            self.balance_corr = f"risk-balance-{time.monotonic_ns()}"
+            self.tell_peer(GATEWAY, m.BrokerQuery(corr=self.balance_corr, what="account"))
+            self.after(float(self.tcfg["balance_refresh"]), "balance")
+
+    @handles(m.BrokerReply)
+    def _on_broker_reply(self, msg: m.BrokerReply, sender) -> None:
+        if msg.corr != self.balance_corr or not msg.ok:
+            return
+        try:
+            balance = _dec(msg.data.get("balance"))
+        except ValueError as exc:
+            self.log.warning("%s: bad balance from the broker: %s", self.path, exc)
+            return
+        if balance is not None and balance != self.state.balance:
+            self._apply(R.update_balance(self.state, balance, utcnow(), self.settings), "balance")
+
+    def on_directory(self, previous: dict) -> None:
+        if self.peer(GATEWAY) is not None and previous.get(GATEWAY) != self.peer(GATEWAY):
+            self.balance_corr = f"risk-balance-{time.monotonic_ns()}"
+            self.tell_peer(GATEWAY, m.BrokerQuery(corr=self.balance_corr, what="account"))
+
+    # -- realised results --------------------------------------------------------------------------------------
+    @handles(m.TradeEvent)
+    def _on_trade(self, msg: m.TradeEvent, sender) -> None:
+        if msg.kind not in _CLOSING_KINDS or msg.profit is None:
+            return
+        key = f"{msg.ticket}:{msg.kind}:{msg.intent_id}:{msg.volume}:{msg.at}"
+        with self.db:
+            cur = self.db.execute("INSERT OR IGNORE INTO seen_closes(key, at) VALUES (?, ?)", (key, time.time()))
+        if cur.rowcount == 0:
+            return   # the same close reported twice (a gateway restart replays) counts once
+        self._event("close", {"ticket": msg.ticket, "plugin": msg.plugin, "profit": str(msg.profit)})
+        self._apply(R.record_close(self.state, Decimal(msg.profit), utcnow(), self.settings),
+                    f"trade {msg.ticket} closed at {msg.profit}")
+
+    # -- the check ---------------------------------------------------------------------------------------------
+    @handles(m.RiskCheck)
+    def _on_check(self, msg: m.RiskCheck, sender) -> None:
+        now = utcnow()
+        self._apply(R.roll(self.state, now, self.settings), "daily reset")
+        items, reasons = [], []
+        working = self.state
+        for order in msg.orders:
+            try:
+                item, working = self._check_one(order, working, now)
+            except (KeyError, ValueError, TypeError) as exc:
+                item = {"role": order.get("role", "") if isinstance(order, dict) else "", "ok": False,
+                        "volume": "0", "reason": f"bad order in the risk check: {exc}"}
+            items.append(item)
+            if not item["ok"]:
+                reasons.append(f"{item['role']}: {item['reason']}" if item["role"] else item["reason"])
+        ok = any(i["ok"] for i in items)
+        reason = "; ".join(reasons)
+        if not ok and not reason:
+            reason = "nothing to check"
+        self.log.info("%s: check %s for %s alert %s -> %s %s", self.path, msg.corr, msg.plugin, msg.alert_id,
+                      "ok" if ok else "refused", reason)
+        self.tell(sender, m.RiskVerdict(corr=msg.corr, ok=ok, orders=tuple(items), reason=reason,
+                                        state=self.state.status.value))
+
+    def _check_one(self, order: dict, working: R.RiskState, now: datetime) -> tuple[dict, R.RiskState]:
+        role = str(order.get("role", ""))
+        kind = R.IntentKind(str(order.get("kind", "OPEN")))
+        volume = _dec(order.get("volume"), Decimal(0))
+        risk = _dec(order.get("risk"))
+        intent = R.Intent(kind=kind, symbol=str(order["symbol"]), side=Side.parse(order["side"]), lots=volume,
+                          risk=risk, old_sl=_dec(order.get("old_sl")), new_sl=_dec(order.get("new_sl")))
+        verdict = R.check_intent(working, intent, now, self.settings)
+        if isinstance(verdict, R.Approved):
+            return {"role": role, "ok": True, "volume": str(volume), "reason": ""}, self._reserve(working, risk)
+        # a risk that grows with the volume can be brought within the caps by a smaller volume
+        if (kind is R.IntentKind.OPEN and working.status is R.TradingState.ACTIVE and risk and risk > 0
+                and volume > 0 and not order.get("fixed_risk")):
+            room = R.headroom(working, self.settings)
+            step = _dec(order.get("volume_step"), Decimal("0.01"))
+            vmin = _dec(order.get("volume_min"), step)
+            cut = floor_to_step(room / (risk / volume), step)
+            if cut >= vmin:
+                cut_risk = risk * cut / volume
+                return ({"role": role, "ok": True, "volume": str(cut),
+                         "reason": f"cut from {volume} to {cut} lots to keep the SL loss within {room}"},
+                        self._reserve(working, cut_risk))
+        return {"role": role, "ok": False, "volume": "0", "reason": verdict.reason}, working
+
+    @staticmethod
+    def _reserve(working: R.RiskState, risk: Decimal | None) -> R.RiskState:
+        # the orders of one check share the headroom: the second must fit what the first leaves
+        if not risk:
+            return working
+        return replace(working, daily_loss=working.daily_loss + risk, lifetime_loss=working.lifetime_loss + risk)
+
+    # -- commands ----------------------------------------------------------------------------------------------
+    def on_command(self, msg: m.Command, sender):
+        now = utcnow()
+        name = msg.name
+        try:
+            if name == "status":
+                pass
+            elif name == "pause":
+                self._apply(R.set_paused(self.state, True, now, self.settings), f"/pause by {msg.user}")
+            elif name == "resume":
+                self._apply(R.set_paused(self.state, False, now, self.settings), f"/resume by {msg.user}")
+            elif name == "kill_switch":
+                on = msg.args.get("on", True)
+                if not isinstance(on, bool):
+                    raise ValueError("kill_switch needs on=true or on=false")
+                self._apply(R.set_kill_switch(self.state, on, now, self.settings), f"kill switch by {msg.user}")
+            elif name == "clear_daily_loss":
+                self._apply(R.clear_daily_loss(self.state, now, self.settings), f"daily loss cleared by {msg.user}")
+            elif name == "clear_loss_data":
+                self._apply(R.clear_loss_data(self.state, now, self.settings), f"loss data cleared by {msg.user}")
+            elif name == "set_balance":
+                bal = _dec(msg.args.get("balance"))
+                if bal is None or bal < 0:
+                    raise ValueError("set_balance needs balance >= 0")
+                self._apply(R.update_balance(self.state, bal, now, self.settings), f"balance set by {msg.user}")
+            else:
+                return m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no command {name!r}; known: "
+                                      "status, pause, resume, kill_switch, clear_daily_loss, clear_loss_data, "
+                                      "set_balance")
+        except ValueError as exc:
+            return m.CommandReply(corr=msg.corr, ok=False, text=str(exc))
+        if name != "status":
+            self._event("command", {"name": name, "user": msg.user, "args": msg.args})
+        snap = self._snapshot()
+        text = f"{snap.state}" + (f" ({snap.reason})" if snap.reason else "") + \
+            f"; daily loss {snap.daily_loss}, lifetime loss {snap.lifetime_loss}, tier {snap.tier}"
+        return m.CommandReply(corr=msg.corr, ok=True, text=text, data=self._status())
+
+    def _status(self) -> dict:
+        s = self._snapshot()
+        return {"state": s.state, "reason": s.reason, "balance": s.balance, "tier": s.tier,
+                "daily_loss": s.daily_loss, "daily_profit": s.daily_profit, "lifetime_loss": s.lifetime_loss,
+                "headroom": s.headroom}
+
+    def status_data(self) -> dict:
+        return self._status()
+
+    # -- runtime configuration ---------------------------------------------------------------------------------
+    def config_sections(self) -> tuple:
+        return ("risk", "trading")
+
+    def reconfigure(self, config: dict, changed: tuple) -> None:
+        settings = RiskSettings.from_mapping(config.get("risk") or {})   # ConfigError (a ValueError) refuses
+        self.settings = settings
+        self.tcfg = config["trading"]
+        status, reason = R.evaluate(self.state, settings)
+        self._apply((replace(self.state, status=status, reason=reason),
+                     [R.StateChanged(self.state.status, status, reason, utcnow())]
+                     if status is not self.state.status else []), "configuration")
+
+    def teardown(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()

@@ -1,0 +1,213 @@
+"""Plugin and risk actors in a real system: alerts arrive as AlertRoute, orders go to a paper-broker double of
+broker/gateway, outcomes to a journal double. One shared system for the module; tests run in file order."""
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from actors import messages as m
+from tests.support.alerts import alert_dict, command, route, v3_entry
+from tests.support.system import running_system, wait_for
+
+TOML = """
+[trading]
+risk_timeout = 3.0
+[plugins.price_action_1m]
+enabled = false
+[plugins.price_action_15m]
+enabled = false
+[plugins.price_action_1h]
+enabled = false
+[plugins.legacy_v4]
+shadow = true
+version = "4.1.0"
+[plugins.combined_v3]
+version = "3.2.1"
+[[supervision.extra]]
+parent = "ingress"
+name = "webhook"
+actor = "tests.support.trading.JournalDouble"
+[[supervision.extra]]
+parent = "broker"
+name = "gateway"
+actor = "tests.support.trading.PaperGatewayDouble"
+"""
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("trading")
+    with running_system(tmp, TOML) as s:
+        for plugin in ("combined_v3", "legacy_v4"):
+            wait_for(lambda: all(command(s.client, f"trading/{plugin}", "status").data["peers"].values()), 10,
+                     what=f"{plugin} knows risk, gateway and journal")
+        yield s
+
+
+def db(s, plugin: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(Path(s.config["system"]["data_dir"]) / "plugins" / f"{plugin}.db")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def broker_orders(s) -> list[str]:
+    return command(s.client, "broker/gateway", "stats").data["orders"]
+
+
+def test_v3_buy_places_orders_a_and_b_with_their_lots_and_stops(system):
+    aid = "v3-buy-1"
+    outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry()), aid)
+    assert [o.status for o in outs] == ["decided", "executed"], outs
+    assert broker_orders(system) == [f"combined_v3:{aid}:A", f"combined_v3:{aid}:B"]
+    positions = {p["comment"]: p for p in command(system.client, "broker/gateway", "positions").data["positions"]}
+    # tier 10000: 0.05 x 0.8 (strength 8) x 1.0 (LOGIC2 on 15) = 0.04 -> 0.02 + 0.02
+    a, b = positions["LOGIC2_V3_A"], positions["LOGIC2_V3_B"]
+    assert (a["volume"], a["sl"], a["tp"]) == ("0.02", "4328.12", "4357.60")
+    # Order B: $10 at 0.02 lots of gold ($1 per pip per lot) = 500 pips = 5.00 below the entry; TP = TP1
+    # (TP1 4346.545 on the 0.01 grid, rounded toward the entry)
+    assert (b["volume"], b["sl"], b["tp"]) == ("0.02", "4330.49", "4346.54")
+    rows = db(system, "combined_v3").execute("SELECT * FROM trades WHERE alert_id=? ORDER BY order_role",
+                                             (aid,)).fetchall()
+    assert [(r["order_role"], r["status"], r["lot_size"], r["sl_source"], r["tp_source"], r["plugin_version"])
+            for r in rows] == [("A", "OPEN", "0.02", "alert", "tp2", "3.2.1"),
+                               ("B", "OPEN", "0.02", "fixed_dollar", "tp1", "3.2.1")]
+    assert all(r["ticket"] for r in rows)
+    sig = db(system, "combined_v3").execute("SELECT * FROM signals WHERE alert_id=?", (aid,)).fetchone()
+    assert sig["decision"] == "traded"
+    det = db(system, "combined_v3").execute("SELECT * FROM v3_signal_details WHERE alert_id=?", (aid,)).fetchone()
+    assert (det["logic_route"], det["routing_reason"], det["strength"]) == ("LOGIC2", "timeframe_routing", 8)
+    journal = command(system.client, "ingress/webhook", "outcomes").data["outcomes"]
+    assert [o["status"] for o in journal if o["alert_id"] == aid] == ["decided", "executed"]
+
+
+def test_the_same_alert_twice_places_nothing_more(system):
+    before = broker_orders(system)
+    outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry()), "v3-buy-1")
+    assert outs[-1].status == "skipped" and "duplicate" in outs[-1].reason
+    assert broker_orders(system) == before
+
+
+def test_a_weak_sell_is_skipped_with_the_reason_and_a_strong_sell_reverses(system):
+    weak = v3_entry(direction="sell", consensus_score=6, signal_type="Momentum_Breakout", sl_price=4340.0,
+                    tp1_price=4330.0, tp2_price=4320.0)
+    outs = route(system.client, "trading/combined_v3", alert_dict(weak), "v3-sell-weak")
+    assert outs[-1].status == "skipped"
+    assert "strength of 3, below the minimum 5" in outs[-1].reason
+    # consensus 1 = sell strength 8 >= 7: aggressive, so the open BUYs are closed before the sell goes in
+    strong = v3_entry(direction="sell", consensus_score=1, signal_type="Momentum_Breakout", sl_price=4340.0,
+                      tp1_price=4330.0, tp2_price=4320.0)
+    outs = route(system.client, "trading/combined_v3", alert_dict(strong), "v3-sell-strong")
+    assert outs[-1].status == "executed", outs
+    closes = command(system.client, "broker/gateway", "stats").data["closes"]
+    assert len([c for c in closes if c.startswith("combined_v3:v3-sell-strong:close:")]) == 2
+    sides = {r["direction"]: r["status"] for r in db(system, "combined_v3").execute(
+        "SELECT direction, status FROM trades WHERE alert_id IN ('v3-buy-1', 'v3-sell-strong')")}
+    wait_for(lambda: {r[0] for r in db(system, "combined_v3").execute(
+        "SELECT status FROM trades WHERE alert_id='v3-buy-1'")} == {"CLOSED"}, 5, what="buys closed")
+    assert sides["SELL"] == "OPEN"
+
+
+def test_bearish_exit_closes_the_sells(system):
+    exit_alert = {"type": "exit_v3", "signal_type": "Bearish_Exit", "symbol": "XAUUSD", "direction": "buy",
+                  "tf": "15", "price": 4335.0, "consensus_score": 3, "market_trend": -1}
+    outs = route(system.client, "trading/combined_v3", alert_dict(exit_alert), "v3-exit-1")
+    assert outs[-1].status == "executed", outs
+    wait_for(lambda: not db(system, "combined_v3").execute(
+        "SELECT 1 FROM trades WHERE status='OPEN'").fetchall(), 5, what="nothing open")
+
+
+def test_shadow_mode_records_and_places_nothing(system):
+    before = broker_orders(system)
+    reply = command(system.client, "trading/combined_v3", "shadow", on=True)
+    assert reply.ok and reply.data["shadow"] is True
+    try:
+        outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry(price=4336.0)), "v3-shadow")
+        assert outs[-1].status == "skipped" and outs[-1].reason.startswith("shadow mode"), outs
+        assert broker_orders(system) == before
+        rows = db(system, "combined_v3").execute("SELECT order_role, shadow, status FROM trades WHERE alert_id=?",
+                                                 ("v3-shadow",)).fetchall()
+        assert [tuple(r) for r in rows] == [("A", 1, "CLOSED"), ("B", 1, "CLOSED")]
+    finally:
+        command(system.client, "trading/combined_v3", "shadow", on=False)
+    # legacy_v4 is in shadow mode by configuration: its trend store still learns, nothing is placed
+    for tf in ("15m", "1h"):
+        outs = route(system.client, "trading/legacy_v4", alert_dict(
+            {"type": "trend", "symbol": "EURUSD", "signal": "bull", "tf": tf, "price": 1.1}))
+        assert outs[-1].status == "skipped" and "trend NEUTRAL -> BULLISH" in outs[-1].reason
+    outs = route(system.client, "trading/legacy_v4", alert_dict(
+        {"type": "entry", "symbol": "EURUSD", "signal": "buy", "tf": "15m", "price": 1.1}))
+    assert outs[-1].reason.startswith("shadow mode") and "LOGIC2" not in broker_orders(system)
+    assert not [o for o in broker_orders(system) if o.startswith("legacy_v4")]
+
+
+def test_legacy_entry_against_the_1h_trend_is_skipped_with_the_reason(system):
+    route(system.client, "trading/legacy_v4", alert_dict(
+        {"type": "trend", "symbol": "GBPUSD", "signal": "bear", "tf": "1h", "price": 1.3}))
+    route(system.client, "trading/legacy_v4", alert_dict(
+        {"type": "trend", "symbol": "GBPUSD", "signal": "bull", "tf": "15m", "price": 1.3}))
+    outs = route(system.client, "trading/legacy_v4", alert_dict(
+        {"type": "entry", "symbol": "GBPUSD", "signal": "buy", "tf": "15m", "price": 1.3}))
+    assert outs[-1].status == "skipped"
+    assert outs[-1].reason == "LOGIC2 not aligned on GBPUSD: 15m BULLISH, 1H BEARISH"
+
+
+def test_daily_cap_reached_makes_risk_reducing_and_entries_are_rejected_with_the_reason(system):
+    outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry(price=4335.0)), "v3-buy-loss")
+    assert outs[-1].status == "executed"
+    # the price falls through both stops: two realised losses reach trading/risk on "trades"
+    command(system.client, "broker/gateway", "price", symbol="XAUUSD", price="4320.00")
+    status = wait_for(lambda: (r := command(system.client, "trading/risk", "status")).data["daily_loss"] != "0"
+                      and Decimal(r.data["daily_loss"]) > 20 and r.data, 5, what="losses counted")
+    loss = Decimal(status["daily_loss"])
+    assert status["state"] == "ACTIVE"
+    # lower the daily cap at runtime below today's loss: REDUCING
+    with system.client.asys.private() as ep:
+        cfg = dict(system.config)
+        cfg["risk"] = {"tiers": {"10000": {"daily_loss_cap": str(loss - 1)}}}
+        ep.tell(system.client.address_of("trading/risk"), m.encode(m.ConfigUpdate(config=cfg, changed=("risk",),
+                                                                                version=7)))
+        applied = m.decode(ep.listen(5))
+        assert isinstance(applied, m.ConfigApplied) and applied.ok, applied
+    status = command(system.client, "trading/risk", "status").data
+    assert status["state"] == "REDUCING" and "daily loss" in status["reason"]
+    before = broker_orders(system)
+    outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry(price=4321.0, sl_price=4315.0,
+                                                                         tp1_price=4330.0, tp2_price=4340.0)))
+    assert outs[-1].status == "rejected"
+    assert "REDUCING" in outs[-1].reason and "reducing only" in outs[-1].reason, outs[-1].reason
+    assert broker_orders(system) == before
+    assert command(system.client, "trading/risk", "clear_daily_loss").data["state"] == "ACTIVE"
+
+
+def test_plugin_status_and_commands(system):
+    reply = command(system.client, "trading/combined_v3", "status")
+    d = reply.data
+    assert (d["family"], d["implementation"], d["version"], d["enabled"]) == ("v3", "primary", "3.2.1", True)
+    assert d["orders"] >= 4
+    assert command(system.client, "trading/combined_v3", "disable").data["enabled"] is False
+    outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry()))
+    assert outs[-1].status == "skipped" and "disabled" in outs[-1].reason
+    assert command(system.client, "trading/combined_v3", "enable").data["enabled"] is True
+    assert not command(system.client, "trading/combined_v3", "fly").ok
+
+
+def test_admin_plugins_lists_each_plugin_and_plugin_toggles_shadow(system, capsys):
+    import json as _json
+
+    from supervision import admin
+    port = str(system.config["system"]["admin_port"])
+    assert admin.main(["--port", port, "plugins", "--json"]) == 0
+    rows = {r["plugin"]: r for r in _json.loads(capsys.readouterr().out)}
+    assert rows["combined_v3"]["state"] == "running" and rows["combined_v3"]["version"] == "3.2.1"
+    assert rows["combined_v3"]["implementation"] == "primary" and rows["combined_v3"]["orders"] >= 4
+    assert rows["legacy_v4"]["shadow"] is True
+    assert rows["price_action_1m"]["state"] == "not started"
+    assert admin.main(["--port", port, "plugins"]) == 0
+    assert "combined_v3" in capsys.readouterr().out
+    assert admin.main(["--port", port, "plugin", "price_action_5m", "shadow", "on"]) == 0
+    assert command(system.client, "trading/price_action_5m", "status").data["shadow"] is True
+    assert admin.main(["--port", port, "plugin", "price_action_5m", "shadow", "off"]) == 0
