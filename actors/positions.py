@@ -127,14 +127,21 @@ class PositionManager(ZepixActor):
         self.resumed = bool(self.chains or self.tracked)
         self.pending_queries: dict[str, str] = {}
         self.latency: list[float] = []
-        for path in self.cfg.tick_sources:
-            self.subscribe_to(path, "ticks")
-        self.subscribe_to(self.cfg.gateway, "trades")
-        for path in self.cfg.entry_sources:
-            self.subscribe_to(path, "entries")
+        self._subscribe()
         self.resent = 0
         self.after(0.0, "start")
         self.after(self.cfg.session_poll_seconds, "sessions")
+
+    def _subscribe(self) -> None:
+        # subscribe_to keeps one topic list per publisher, so the gateway may be asked for "trades" and "ticks"
+        wanted: dict[str, list[str]] = {}
+        for path in self.cfg.tick_sources:
+            wanted.setdefault(path, []).append("ticks")
+        wanted.setdefault(self.cfg.gateway, []).append("trades")
+        for path in self.cfg.entry_sources:
+            wanted.setdefault(path, []).append("entries")
+        for path, topics in wanted.items():
+            self.subscribe_to(path, *topics)
 
     def teardown(self) -> None:
         store = getattr(self, "store", None)
@@ -147,6 +154,7 @@ class PositionManager(ZepixActor):
     def reconfigure(self, config: dict, changed: tuple) -> None:
         new = Settings(config)   # raises ConfigError (a ValueError) to refuse
         self.cfg = new
+        self._subscribe()
         self.after(0.0, "sessions")
 
     def status_data(self) -> dict:
@@ -154,7 +162,7 @@ class PositionManager(ZepixActor):
                 "watches": len(self.book.watches),
                 "open_orders": sum(1 for t in self.tracked.values() if t["status"] != "closed"),
                 "quotes": {s: str(q[0]) for s, q in self.quotes.items()}, "resumed": self.resumed,
-                "resent": self.resent, "session": self.session_id}
+                "resent": self.resent, "session": self.session_id, "directory": len(self.directory)}
 
     # ------------------------------------------------------------------ helpers
     def _reset_dirty(self) -> None:
@@ -165,7 +173,7 @@ class PositionManager(ZepixActor):
         self.ev: list[dict] = []
         self.answered: list[tuple[str, str]] = []
 
-    def spec(self, symbol: str) -> SymbolSpec:
+    def symbol_spec(self, symbol: str) -> SymbolSpec:
         s = self.specs.get(symbol)
         if s is None:
             row = self.cfg.symbols.get(symbol)
@@ -299,7 +307,7 @@ class PositionManager(ZepixActor):
         if not self.cfg.enabled:
             return
         try:
-            spec = self.spec(symbol)
+            spec = self.symbol_spec(symbol)
         except KeyError:
             return
         for chain in [c for c in self.chains.values() if c.symbol == symbol and c.status is C.ChainStatus.ACTIVE]:
@@ -335,7 +343,7 @@ class PositionManager(ZepixActor):
         now = self.now()
         try:
             side = Side.parse(msg.side)
-            spec = self.spec(msg.symbol)
+            spec = self.symbol_spec(msg.symbol)
         except (ValueError, KeyError) as exc:
             self.event("entry_refused", f"⚠️ {msg.plugin} trade {msg.trade_id}: not managed: {exc}", "HIGH",
                        symbol=msg.symbol)
@@ -408,7 +416,7 @@ class PositionManager(ZepixActor):
             if ref is not None:
                 source = "v3" if msg.plugin in self.cfg.v3_plugins else "legacy"
                 book, acts = R.register_exit_continuation(
-                    self.book, self.cfg.reentry, self.spec(first["symbol"]), source=source, exit_type=reason,
+                    self.book, self.cfg.reentry, self.symbol_spec(first["symbol"]), source=source, exit_type=reason,
                     chain_id=msg.trade_id, side=side, logic=first.get("logic"), timeframe=first.get("timeframe"),
                     ref_price=ref, now=now)
                 self._book(book)
@@ -494,7 +502,7 @@ class PositionManager(ZepixActor):
     def _estimate(self, t: dict, price: Decimal | None) -> Decimal:
         if price is None or t.get("entry") is None:
             return Decimal(0)
-        return profit(self.spec(t["symbol"]), Side(t["side"]), _d(t["entry"]), price, _d(t["lots"]))
+        return profit(self.symbol_spec(t["symbol"]), Side(t["side"]), _d(t["entry"]), price, _d(t["lots"]))
 
     def _filled(self, t: dict, ticket: int | None, price: Decimal | None, volume: Decimal | None) -> None:
         if ticket is None:
@@ -513,7 +521,7 @@ class PositionManager(ZepixActor):
                 return
         else:
             t["trail"] = T.track(t["cid"], t["symbol"], Side(t["side"]), entry, _d(t["sl"]), lots, self.cfg.trailing,
-                                 self.spec(t["symbol"])).to_dict()
+                                 self.symbol_spec(t["symbol"])).to_dict()
         self._touch(t)
         if t.get("close_on_fill"):
             self._send_close(t, "CHAIN_STOPPED")
@@ -524,7 +532,7 @@ class PositionManager(ZepixActor):
                    chain_id=t.get("pchain") or t["chain"], symbol=t["symbol"])
         if t.get("pchain") and t["pchain"] in self.chains:
             chain = self.chains[t["pchain"]]
-            new, acts = C.on_reject(chain, self.cfg.chains, self.spec(t["symbol"]), t["cid"], reason, now)
+            new, acts = C.on_reject(chain, self.cfg.chains, self.symbol_spec(t["symbol"]), t["cid"], reason, now)
             self._set_chain(new)
             self._execute(acts, chain_id=chain.chain_id)
 
@@ -533,7 +541,7 @@ class PositionManager(ZepixActor):
             return
         t = {**t, "status": "closed", "pnl": _s(pnl)}
         self._touch(t)
-        spec = self.spec(t["symbol"])
+        spec = self.symbol_spec(t["symbol"])
         side = Side(t["side"])
         ds = self.day_start(now)
         if t.get("pchain") and t["pchain"] in self.chains:
@@ -643,7 +651,7 @@ class PositionManager(ZepixActor):
                 chain = self.chains.get(a.chain_id)
                 if chain is not None:
                     t = self.tracked.get(a.order_id)
-                    spec = self.spec(chain.symbol)
+                    spec = self.symbol_spec(chain.symbol)
                     new, acts = C.on_recovery_result(chain, self.cfg.chains, spec, a.order_id, a.recovered,
                                                      self.now())
                     self._set_chain(new)
@@ -685,7 +693,7 @@ class PositionManager(ZepixActor):
             return
         side = a.side
         entry = quote[1] if side is Side.BUY else quote[0]
-        spec = self.spec(a.symbol)
+        spec = self.symbol_spec(a.symbol)
         rr = (a.tp_pips / a.sl_pips) if a.tp_pips is not None else None
         stops = place_stops(spec, side, entry, a.sl_pips, a.lots, rr_ratio=rr)
         t.update(entry=str(entry), sl=str(stops.sl), tp=_s(stops.tp))

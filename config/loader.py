@@ -16,6 +16,10 @@ from typing import Any, Mapping
 from config.errors import ConfigError
 
 FREE_FORM = {"supervision.extra", "supervision.subtrees"}
+# positions / sessions: tables keyed by symbol, logic or session id (the pure settings re-add the defaults)
+FREE_FORM |= {"positions.reentry.logic_windows", "positions.reentry.symbol_windows",
+              "positions.reentry.profit_recovery_sl_pips", "positions.reentry.protection_modes",
+              "positions.trailing.profiles", "sessions.windows"}
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {
