@@ -12,7 +12,8 @@ restart the actor reloads, resends the intents that were never answered and reco
 broker's positions (BrokerQuery "positions"). Every action is published on topic "positions" (PositionAction)
 and, when the trader should see it, sent as a notification.
 
-Commands: chains, stop_chain {chain_id}, stop_all_chains, sessions, allowed {symbol, source}, events.
+Commands: chains, stop_chain {chain_id}, stop_all_chains, sessions, session_edit {sessions: {...}}, session_reset,
+allowed {symbol, source}, events.
 """
 from __future__ import annotations
 
@@ -123,6 +124,9 @@ class PositionManager(ZepixActor):
         self.alerts_sent = frozenset(self.store.get("alerts_sent", []))
         self.closed_by_session: list[str] = self.store.get("closed_by_session", [])
         self.realised: dict[str, str] = self.store.get("realised", {})  # re-entry chain -> realised pnl
+        self.session_edits: dict = self.store.get("session_edits", {})  # runtime edits (Telegram menus) over config
+        if self.session_edits:
+            self._apply_session_edits()
         self._reset_dirty()
         self.resumed = bool(self.chains or self.tracked)
         self.pending_queries: dict[str, str] = {}
@@ -154,6 +158,8 @@ class PositionManager(ZepixActor):
     def reconfigure(self, config: dict, changed: tuple) -> None:
         new = Settings(config)   # raises ConfigError (a ValueError) to refuse
         self.cfg = new
+        if self.session_edits:
+            self._apply_session_edits()
         self._subscribe()
         self.after(0.0, "sessions")
 
@@ -762,6 +768,11 @@ class PositionManager(ZepixActor):
         self.event("session_close", f"🌙 {fc.name} ends in {fc.seconds_left} s: closing {len(closing)} "
                                     f"position(s)", "HIGH", session=fc.session_id, count=len(closing))
 
+    def _apply_session_edits(self) -> None:
+        from strategies.risk.config_fields import deep_merge
+        base = self.cfg.sessions.to_mapping()
+        self.cfg.sessions = S.SessionSettings.from_mapping(deep_merge(base, self.session_edits), "sessions")
+
     # ------------------------------------------------------------------ commands
     def on_command(self, msg: m.Command, sender):
         try:
@@ -788,6 +799,24 @@ class PositionManager(ZepixActor):
         if msg.name == "sessions":
             st = S.status(self.cfg.sessions, now)
             return ok(S.status_text(st), **self._sessions_data(st))
+        if msg.name == "session_edit":
+            # runtime edits over the configured table (master switch, times, symbols, force close); kept in the DB
+            from strategies.risk.config_fields import deep_merge
+            edits = deep_merge(self.session_edits, dict(msg.args.get("sessions", {})))
+            S.SessionSettings.from_mapping(deep_merge(Settings(self.config).sessions.to_mapping(), edits), "sessions")
+            self.session_edits = edits
+            self.d_kv["session_edits"] = edits
+            self.cfg = Settings(self.config)
+            self._apply_session_edits()
+            self.after(0.0, "sessions")
+            st = S.status(self.cfg.sessions, now)
+            self.event("session_edit", f"🛠 sessions changed by {msg.user or 'someone'}: {edits}", "MEDIUM")
+            return ok(S.status_text(st), **self._sessions_data(st))
+        if msg.name == "session_reset":
+            self.session_edits = {}
+            self.d_kv["session_edits"] = {}
+            self.cfg = Settings(self.config)
+            return ok("session edits dropped; the configured table applies")
         if msg.name == "allowed":
             v = S.check_trade(self.cfg.sessions, str(msg.args["symbol"]), now, str(msg.args.get("source", "legacy")))
             return ok(v.reason, allowed=v.allowed, session=v.session_id or "")
@@ -796,7 +825,7 @@ class PositionManager(ZepixActor):
         if msg.name == "latency":
             return ok("", seconds=list(self.latency))
         return m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no command {msg.name!r}; commands: "
-                              "chains, stop_chain, stop_all_chains, sessions, allowed, events")
+                              "chains, stop_chain, stop_all_chains, sessions, session_edit, session_reset, allowed, events")
 
     def _chains_data(self) -> dict:
         chains = []

@@ -6,7 +6,6 @@ One system for the module; each test trades its own symbol. The session test rec
 last."""
 from __future__ import annotations
 
-import copy
 import os
 import signal
 import uuid
@@ -80,10 +79,10 @@ def chain_of(s, symbol):
     return next((c for c in chains(s)["chains"] if c["symbol"] == symbol), None)
 
 
-def open_trade(s, trade_id, symbol, side, orders, bid, logic="LOGIC1"):
+def open_trade(s, trade_id, symbol, side, orders, bid, logic="LOGIC1", pip="0.0001"):
     b, a = price(s, symbol, bid)
     cmd(s, ENTRIES, "open", trade_id=trade_id, symbol=symbol, side=side, logic=logic, orders=orders, bid=str(b),
-        ask=str(a))
+        ask=str(a), pip=pip)
     n = len(orders)
     wait_for(lambda: sum(1 for t in chains(s)["monitors"] if t["chain"] == trade_id or t["chain"].startswith(
         f"PROFIT_{symbol}")) >= n, 10, what=f"{trade_id} tracked")
@@ -208,7 +207,7 @@ def test_sigkill_mid_chain_resumes_from_the_database_without_duplicates(system):
 
 def test_stop_chain_command_and_admin_listing(system):
     s = system
-    open_trade(s, "T-MS", "USDJPY", "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 30}], "150.000")
+    open_trade(s, "T-MS", "USDJPY", "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 30}], "150.000", pip="0.01")
     c = chain_of(s, "USDJPY")
     reply = cmd(s, POS, "stop_chain", chain_id=c["chain_id"])
     assert "stopped" in reply.text
@@ -219,16 +218,13 @@ def test_stop_chain_command_and_admin_listing(system):
 def test_dead_zone_force_closes_open_positions(system):
     s = system
     open_trade(s, "T-DZ", "XAUUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 300, "tp_pips": 600}],
-               "2000.00")
+               "2000.00", pip="0.01")
     assert [p for p in book(s)["positions"] if p["symbol"] == "XAUUSD"]
     ist = datetime.now(ZoneInfo("Asia/Kolkata"))
     end = (ist + timedelta(minutes=2)).replace(second=0, microsecond=0)
-    cfg = copy.deepcopy(s.config)
-    cfg["sessions"]["force_close_minutes"] = 5
-    cfg["sessions"]["windows"]["dead_zone"].update(start=f"{end - timedelta(minutes=30):%H:%M}", end=f"{end:%H:%M}",
-                                                   force_close=True)
-    reply = s.client.ask_actor(POS, m.ConfigUpdate(config=cfg, changed=("sessions",), version=7), 5.0)
-    assert reply is not None and reply.ok, reply
+    edit = {"force_close_minutes": 5, "windows": {"dead_zone": {
+        "start": f"{end - timedelta(minutes=30):%H:%M}", "end": f"{end:%H:%M}", "force_close": True}}}
+    cmd(s, POS, "session_edit", sessions=edit)
     wait_for(lambda: not book(s)["positions"], 15, what="every position force-closed")
     events = cmd(s, POS, "events", limit=200).data["events"]
     assert any(e["kind"] == "session_close" for e in events)
