@@ -231,3 +231,23 @@ def test_dead_zone_force_closes_open_positions(system):
     out = [d for d in book(s)["deals"] if d["entry"] == "out" and d["symbol"] == "XAUUSD"]
     assert out and out[-1]["comment"] == "session"
     assert cmd(s, POS, "sessions").data["session_id"] == "dead_zone"
+
+
+def test_admin_cli_chains_and_sessions(system):
+    import json
+    import subprocess
+    import sys
+
+    port = str(system.config["system"]["admin_port"])
+    from tests.support.system import REPO
+    run = lambda *a: subprocess.run([sys.executable, "-m", "supervision.admin", "--port", port, *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=30, cwd=REPO)
+    out = run("chains", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert {c["symbol"] for c in data["chains"]} >= {"AUDUSD", "NZDUSD", "USDCAD"}
+    text = run("chains")
+    assert text.returncode == 0 and "PROFIT_AUDUSD_" in text.stdout and "COMPLETED" in text.stdout
+    sess = run("sessions", "--json")
+    assert sess.returncode == 0 and json.loads(sess.stdout)["timezone"] == "Asia/Kolkata"
+    assert "Master Switch" in run("sessions").stdout
