@@ -652,3 +652,47 @@ class RiskState:
     lifetime_loss: str
     headroom: str                   # money a new order may still lose at its SL (risk.headroom)
     at: float = 0.0
+
+# Positions (trading/positions, issue 6). Tags prefixed "pos.".
+
+@message("pos.action")
+@dataclass(frozen=True)
+class PositionAction:
+    """Every action of the position manager, published on topic "positions" (journal, notifications, analytics).
+    kind: chain_started | chain_level_up | profit_booked | chain_completed | chain_stopped | sl_hunt_armed |
+    sl_hunt | profit_sl_hunt | tp_continuation | recovery_skipped | recovery_cooldown | order_placed |
+    order_rejected | close_sent | sl_moved | reenter_signal | session_started | session_alert | session_close |
+    reconciled ..."""
+    kind: str
+    text: str
+    priority: str = "INFO"
+    chain_id: str = ""
+    symbol: str = ""
+    data: dict = field(default_factory=dict)
+    at: float = 0.0
+
+
+@message("pos.trend")
+@dataclass(frozen=True)
+class TrendUpdate:
+    """A plugin tells trading/positions the trend it sees for (symbol, logic): side BUY | SELL, or "" for none.
+    Re-entries need the trend to agree (facts §4.4); without updates the last entry's direction counts."""
+    symbol: str
+    logic: str
+    side: str
+    source: str = ""
+
+
+@message("pos.reenter")
+@dataclass(frozen=True)
+class ReEntrySignal:
+    """Exit continuation (facts §4.6): trading/positions asks the plugin that owned the exited trade for a fresh
+    entry in ``side``; the plugin sizes it and sets its stops as for an entry alert. ``signal_id`` is unique and
+    deterministic, so a plugin can drop a repeat."""
+    signal_id: str
+    plugin: str
+    symbol: str
+    side: str
+    logic: str = ""
+    timeframe: str = ""
+    reason: str = ""

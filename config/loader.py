@@ -18,6 +18,10 @@ from config.errors import ConfigError
 FREE_FORM = {"supervision.extra", "supervision.subtrees", "telegram.modes"}  # telegram.modes: issue 7
 # trading (issue 5): tables read and validated by strategies/*/settings.py and strategies/plugins.py
 FREE_FORM |= {"risk", "v3", "legacy", "v6", "plugins"}
+# positions / sessions: tables keyed by symbol, logic or session id (the pure settings re-add the defaults)
+FREE_FORM |= {"positions.reentry.logic_windows", "positions.reentry.symbol_windows",
+              "positions.reentry.profit_recovery_sl_pips", "positions.reentry.protection_modes",
+              "positions.trailing.profiles", "sessions.windows"}
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {

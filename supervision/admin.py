@@ -5,6 +5,8 @@
     zepix-admin [--port N] restart NAME      stop NAME gracefully and start it again (not counted as a failure)
     zepix-admin [--port N] kill NAME         SIGKILL NAME, for drills; its supervisor restarts it
     zepix-admin [--port N] stop              stop the whole system (and its run.py watchdog)
+    zepix-admin [--port N] chains [--json]   profit chains, re-entry watches, managed orders
+    zepix-admin [--port N] sessions [--json] the forex session now, allowed symbols, the table
 
 NAME is a node's path (``trading/combined_v3``, with or without ``zepix-root/``) or a unique name. The CLI never
 starts an actor system: with nothing on the admin port it says so and exits 1.
@@ -40,6 +42,11 @@ def parse_args(argv):
     ops_admin.add_parsers(sub)   # ops (issue 8)
 
     _add_trading_parsers(sub)
+
+    for name, text in (("chains", "profit chains, re-entry watches and managed orders (trading/positions)"),
+                       ("sessions", "forex session state (trading/positions)")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("--json", action="store_true")
     return p.parse_args(argv)
 
 
@@ -198,6 +205,31 @@ def cmd_plugin(client: AdminClient, args) -> int:
 
 
 COMMANDS.update({"plugins": cmd_plugins, "plugin": cmd_plugin})
+
+
+# -- positions (issue 6) ---------------------------------------------------------------------------------------
+
+def _ask_positions(client: AdminClient, args, name: str) -> int:
+    reply = client.ask_actor("trading/positions", m.Command(corr=new_corr(), name=name, user="cli"), args.timeout)
+    if reply is None:
+        print("trading/positions is not running or did not answer", file=sys.stderr)
+        return 1
+    if not reply.ok:
+        print(reply.text, file=sys.stderr)
+        return 1
+    print(json.dumps(reply.data, indent=2, default=str) if args.json else reply.text)
+    return 0
+
+
+def cmd_chains(client: AdminClient, args) -> int:
+    return _ask_positions(client, args, "chains")
+
+
+def cmd_sessions(client: AdminClient, args) -> int:
+    return _ask_positions(client, args, "sessions")
+
+
+COMMANDS.update({"chains": cmd_chains, "sessions": cmd_sessions})
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class ReEnter:
     logic: str | None
     timeframe: str | None
     reason: str
+    chain_id: str = ""  # the exited trade: tells the actor which plugin to ask
 
 
 @dataclass(frozen=True)

@@ -470,9 +470,9 @@ def register_exit_continuation(book: ReentryBook, settings: ReentrySettings, spe
 
 
 def on_tick(book: ReentryBook, settings: ReentrySettings, symbol: str, bid: Decimal, now: datetime,
-            alignment: Alignment, day_start: datetime) -> Result:
+            alignment: Alignment | None, day_start: datetime) -> Result:
     """Expire, wait or fire the watches of `symbol` at this bid. A watch whose price is reached while the trend
-    disagrees keeps waiting until its window ends (facts §4.4)."""
+    disagrees keeps waiting until its window ends (facts §4.4). `alignment=None` skips the trend check."""
     book = _roll_day(book, day_start)
     actions: list[Action] = []
     keep: list[Watch] = []
@@ -485,7 +485,7 @@ def on_tick(book: ReentryBook, settings: ReentrySettings, symbol: str, bid: Deci
             actions += more
             continue
         reached = (bid - w.trigger) * w.side.sign >= 0
-        if now < w.not_before or not reached or alignment(symbol, w.logic) != w.side:
+        if now < w.not_before or not reached or (alignment is not None and alignment(symbol, w.logic) != w.side):
             keep.append(w)
             continue
         if w.kind in RECOVERY_KINDS:
@@ -506,7 +506,7 @@ def on_tick(book: ReentryBook, settings: ReentrySettings, symbol: str, bid: Deci
 
 def _fire(book: ReentryBook, w: Watch, now: datetime) -> Result:
     if w.kind is WatchKind.EXIT_CONTINUATION:
-        return book, [ReEnter(w.symbol, w.side, w.logic, w.timeframe, w.comment)]
+        return book, [ReEnter(w.symbol, w.side, w.logic, w.timeframe, w.comment, w.chain_id)]
     rec = book.chain(w.chain_id)
     if w.kind is not WatchKind.PROFIT_SL_HUNT:  # a profit-order recovery stays on the chain's level
         rec = replace(rec, level=w.level)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from supervision.childspec import ChildSpec
 from strategies.plugins import PLUGINS, plugin_settings, validate
+from supervision.subtrees.positions_spec import positions_spec
 
 RISK = "actors.risk.RiskActor"
 PLUGIN = "actors.plugin.PluginActor"
@@ -28,4 +29,6 @@ def children(cfg: dict, defaults: dict) -> list[ChildSpec]:
             extra = dict(fallback=FALLBACK, breaker_threshold=int(t["fallback_threshold"]),
                          breaker_period=float(t["fallback_period"]), breaker_cooldown=float(t["fallback_cooldown"]))
         specs.append(ChildSpec(name=name, actor=PLUGIN, **defaults, **extra))
+    if cfg.get("positions", {}).get("enabled", True):
+        specs.append(positions_spec(cfg, defaults))
     return specs

@@ -13,7 +13,8 @@ from tests.support.system import running_system, wait_for
 
 pytestmark = pytest.mark.slow
 
-TOML = ('[[supervision.extra]]\nparent = "ops"\nname = "w1"\nactor = "tests.support.actors.Worker"\n'
+TOML = ('[positions]\nenabled = false\n'   # keep the tree to exactly the test's workers
+        '[[supervision.extra]]\nparent = "ops"\nname = "w1"\nactor = "tests.support.actors.Worker"\n'
         'backoff_max = 0.1\n'
         '[[supervision.extra]]\nparent = "trading"\nname = "w2"\nactor = "tests.support.actors.Worker"\n')
 

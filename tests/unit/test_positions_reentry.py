@@ -243,7 +243,7 @@ def test_exit_continuation_gaps_and_windows(source, gap, window):
     (w,) = book.watches
     assert w.trigger == D("1.10000") - D(gap) and w.expires_at - NOW == window
     book2, actions = R.on_tick(book, RS, "EURUSD", w.trigger, NOW + window - timedelta(seconds=1), down, DAY)
-    assert actions == [ReEnter("EURUSD", Side.SELL, "LOGIC2", "15", "exit continuation after reversal")]
+    assert actions == [ReEnter("EURUSD", Side.SELL, "LOGIC2", "15", "exit continuation after reversal", "C1")]
     assert R.on_tick(book, RS, "EURUSD", w.trigger, NOW + window, down, DAY)[1] == []  # expired silently
 
 
@@ -318,3 +318,13 @@ def test_recovery_orders_are_bounded_aligned_and_on_the_losing_side(ticks, side)
         for o in new:
             assert o.side is side and o.sl_pips > 0 and o.tp_pips > 0
     assert len(placed) <= 3
+
+
+def test_alignment_none_skips_the_trend_check():
+    book, _ = R.register_exit_continuation(R.ReentryBook(), RS, spec(), source="legacy", exit_type="reversal",
+                                           chain_id="C1", side=Side.SELL, logic="LOGIC2", timeframe="15",
+                                           ref_price=D("1.10000"), now=NOW)
+    (w,) = book.watches
+    up = lambda symbol, logic: Side.BUY  # noqa: E731  disagrees with the SELL watch
+    assert R.on_tick(book, RS, "EURUSD", w.trigger, NOW, up, DAY)[1] == []
+    assert len(R.on_tick(book, RS, "EURUSD", w.trigger, NOW, None, DAY)[1]) == 1

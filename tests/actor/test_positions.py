@@ -1,0 +1,253 @@
+"""The position manager in a real actor system, on the real paper broker with scripted price paths: SL-hunt
+re-entry with the reduced SL, TP continuation, a profit chain L0 -> L1 -> L2, strict mode stopping a chain, a
+SIGKILL mid-chain resumed from the database without duplicate orders, and the dead-zone force close.
+
+One system for the module; each test trades its own symbol. The session test reconfigures the actor, so it runs
+last."""
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal as D
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from actors import messages as m
+from tests.support.system import running_system, wait_for
+
+pytestmark = pytest.mark.slow
+
+GW = "broker/paper_gateway"
+ENTRIES = "trading/test_entries"
+POS = "trading/positions"
+
+TOML = f'''
+[positions]
+gateway = "{GW}"
+tick_sources = ["{GW}"]
+entry_sources = ["{ENTRIES}"]
+chain_plugins = ["test_entries"]
+session_poll_seconds = 0.2
+[positions.reentry]
+tp_cooldown_seconds = 0
+profit_sl_hunt_enabled = false
+[sessions.windows.dead_zone]
+force_close = false
+[[supervision.extra]]
+parent = "broker"
+name = "paper_gateway"
+actor = "tests.support.paper_desk.PaperGateway"
+[[supervision.extra]]
+parent = "trading"
+name = "test_entries"
+actor = "tests.support.paper_desk.EntryDouble"
+options = {{gateway = "{GW}"}}
+'''
+
+
+def cmd(s, path, name, **args):
+    reply = s.client.ask_actor(path, m.Command(corr=uuid.uuid4().hex, name=name, args=args, user="test"), 5.0)
+    assert reply is not None, f"{path} did not answer {name}"
+    assert reply.ok, reply.text
+    return reply
+
+
+def price(s, symbol, bid):
+    """Set the bid and wait until the position manager has seen that tick (and handled it)."""
+    data = cmd(s, GW, "price", symbol=symbol, bid=bid).data
+    wait_for(lambda: status(s).get("quotes", {}).get(symbol) == data["bid"], 10, what=f"{symbol} tick {bid} seen")
+    return D(data["bid"]), D(data["ask"])
+
+
+def status(s):
+    reply = s.client.ask_actor(POS, m.StatusRequest(corr=uuid.uuid4().hex), 3.0)
+    return reply.data if reply else {}
+
+
+def chains(s):
+    return cmd(s, POS, "chains").data
+
+
+def book(s):
+    return cmd(s, GW, "book").data
+
+
+def chain_of(s, symbol):
+    return next((c for c in chains(s)["chains"] if c["symbol"] == symbol), None)
+
+
+def open_trade(s, trade_id, symbol, side, orders, bid, logic="LOGIC1", pip="0.0001"):
+    b, a = price(s, symbol, bid)
+    cmd(s, ENTRIES, "open", trade_id=trade_id, symbol=symbol, side=side, logic=logic, orders=orders, bid=str(b),
+        ask=str(a), pip=pip)
+    n = len(orders)
+    wait_for(lambda: sum(1 for t in chains(s)["monitors"] if t["chain"] == trade_id or t["chain"].startswith(
+        f"PROFIT_{symbol}")) >= n, 10, what=f"{trade_id} tracked")
+    return b, a
+
+
+def in_deals(s, comment_part):
+    return [d for d in book(s)["deals"] if d["entry"] == "in" and comment_part in d["comment"]]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("positions")
+    with running_system(tmp, TOML) as s:
+        wait_for(lambda: (d := cmd(s, GW, "subs").data).get("ticks", 0) >= 1 and d.get("trades", 0) >= 1, 15,
+                 what="positions subscribed to the gateway")
+        wait_for(lambda: cmd(s, ENTRIES, "subs").data.get("entries", 0) >= 1, 15, what="positions subscribed")
+        yield s
+
+
+def test_sl_hit_then_retracement_reenters_with_the_reduced_sl(system):
+    s = system
+    _, ask = open_trade(s, "T-SL", "EURUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 30,
+                                                      "tp_pips": 60}], "1.08500")
+    sl = ask - D("0.0030")
+    price(s, "EURUSD", str(sl - D("0.0001")))          # stopped out
+    watch = wait_for(lambda: next((w for w in chains(s)["watches"] if w["kind"] == "sl_hunt"), None), 10,
+                     what="SL-hunt watch")
+    trigger = sl + D("0.0030") * D("0.70")            # autonomous: 70 % of the SL distance back
+    assert D(watch["trigger"]) == trigger
+    price(s, "EURUSD", str(trigger - D("0.00005")))    # not back far enough yet
+    assert in_deals(s, "SL_HUNT_REENTRY") == []
+    price(s, "EURUSD", str(trigger + D("0.00002")))
+    (deal,) = wait_for(lambda: in_deals(s, "LOGIC1_SL_HUNT_REENTRY"), 10, what="re-entry order")
+    pos = next(p for p in book(s)["positions"] if p["ticket"] == deal["position"])
+    sl_pips = (D(pos["price_open"]) - D(pos["sl"])) / D("0.0001")
+    assert sl_pips == 15                               # 50 % of the original 30 pips
+    assert (D(pos["tp"]) - D(pos["price_open"])) / D("0.0001") == D("22.5")   # RR 1.5
+
+
+def test_tp_hit_then_two_more_pips_continues(system):
+    s = system
+    _, ask = open_trade(s, "T-TP", "GBPUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 20,
+                                                      "tp_pips": 10}], "1.27000")
+    tp = ask + D("0.0010")
+    price(s, "GBPUSD", str(tp + D("0.00005")))
+    watch = wait_for(lambda: next((w for w in chains(s)["watches"] if w["kind"] == "tp_continuation"), None), 10,
+                     what="TP continuation watch")
+    assert D(watch["trigger"]) == tp + D("0.0002")
+    price(s, "GBPUSD", str(tp + D("0.00015")))         # 1.5 pips beyond: not yet
+    assert in_deals(s, "TP1_REENTRY") == []
+    price(s, "GBPUSD", str(tp + D("0.0002")))
+    (deal,) = wait_for(lambda: in_deals(s, "LOGIC1_TP1_REENTRY"), 10, what="continuation order")
+    pos = next(p for p in book(s)["positions"] if p["ticket"] == deal["position"])
+    assert (D(pos["price_open"]) - D(pos["sl"])) / D("0.0001") == 14   # 20 x (1 - 0.3)
+
+
+def _book_level(s, symbol, n_open, step):
+    """Wait until `n_open` chain orders are open, then move the bid `step` above the highest entry."""
+    def opened():
+        c = chain_of(s, symbol)
+        return c and sum(1 for o in c["orders"] if o["status"] == "OPEN") == n_open and c
+    wait_for(opened, 10, what=f"{n_open} open chain orders on {symbol}")
+    entries = [D(p["price_open"]) for p in book(s)["positions"] if p["symbol"] == symbol]
+    return price(s, symbol, str(max(entries) + step))
+
+
+def test_chain_books_each_order_at_the_target_through_levels(system):
+    s = system
+    open_trade(s, "T-CH", "AUDUSD", "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 30}], "0.66000")
+    step = D("0.00072")                                 # 7.2 pips = $7.20 at 0.10 lots >= min_profit 7
+    _book_level(s, "AUDUSD", 1, step)
+    _book_level(s, "AUDUSD", 2, step)
+    _book_level(s, "AUDUSD", 4, step)
+    c = wait_for(lambda: (c := chain_of(s, "AUDUSD")) and c["status"] == "COMPLETED" and c, 10, what="completed")
+    assert c["reason"] == "Level 3 is disabled" and c["level"] == 2
+    assert len(in_deals(s, "LOGIC1_PROFIT_L1")) == 2 and len(in_deals(s, "LOGIC1_PROFIT_L2")) == 4
+    assert all(o["outcome"] == "PROFIT" for o in c["orders"]) and len(c["orders"]) == 7
+    assert not [p for p in book(s)["positions"] if p["symbol"] == "AUDUSD"]
+
+
+def test_a_loss_in_strict_mode_stops_the_chain(system):
+    s = system
+    open_trade(s, "T-ST", "NZDUSD", "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 20}], "0.61000")
+    _book_level(s, "NZDUSD", 1, D("0.00072"))
+    wait_for(lambda: (c := chain_of(s, "NZDUSD")) and sum(o["status"] == "OPEN" for o in c["orders"]) == 2, 10,
+             what="level 1 open")
+    entries = [D(p["price_open"]) for p in book(s)["positions"] if p["symbol"] == "NZDUSD"]
+    price(s, "NZDUSD", str(min(entries) - D("0.0025")))   # both level-1 orders stopped out
+    c = wait_for(lambda: (c := chain_of(s, "NZDUSD")) and c["status"] == "STOPPED" and c, 10, what="stopped")
+    assert c["reason"] == "Strict Mode: Level Loss (Not Recovered)"
+    assert in_deals(s, "NZDUSD") == [] or len(in_deals(s, "LOGIC1_PROFIT_L2")) == 0
+    assert not [d for d in in_deals(s, "PROFIT_L2") if d["symbol"] == "NZDUSD"]
+
+
+def test_sigkill_mid_chain_resumes_from_the_database_without_duplicates(system):
+    s = system
+    open_trade(s, "T-KL", "USDCAD", "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 30}], "1.36000")
+    step = D("0.00092")                                 # 9.2 pips x $0.80 = $7.36
+    _book_level(s, "USDCAD", 1, step)
+    wait_for(lambda: (c := chain_of(s, "USDCAD")) and sum(o["status"] == "OPEN" for o in c["orders"]) == 2, 10,
+             what="level 1 open")
+    old = s.node(POS)["pid"]
+    os.kill(old, signal.SIGKILL)
+    s.wait_node(POS, lambda n: n["state"] == "running" and n.get("pid") not in (None, old), 20, what="restarted")
+    wait_for(lambda: status(s).get("resumed") is True, 10, what="resumed from its DB")
+    # ticks sent before the new instance subscribed are lost to it: repeat a neutral tick until it is seen
+    bid = cmd(s, GW, "price", symbol="USDCAD", bid="1.36100").data["bid"]
+    wait_for(lambda: cmd(s, GW, "price", symbol="USDCAD", bid=bid) and status(s).get("quotes", {}).get("USDCAD") == bid,
+             15, interval=0.2, what="the new instance gets ticks")
+    c = chain_of(s, "USDCAD")
+    assert c["level"] == 1 and c["status"] == "ACTIVE"
+    _book_level(s, "USDCAD", 2, step)
+    _book_level(s, "USDCAD", 4, step)
+    c = wait_for(lambda: (c := chain_of(s, "USDCAD")) and c["status"] == "COMPLETED" and c, 10, what="completed")
+    l1 = [d for d in in_deals(s, "PROFIT_L1") if d["symbol"] == "USDCAD"]
+    l2 = [d for d in in_deals(s, "PROFIT_L2") if d["symbol"] == "USDCAD"]
+    assert len(l1) == 2 and len(l2) == 4
+    assert len({d["intent_id"] for d in l1 + l2}) == 6
+    assert all(d["intent_id"].startswith("pos-PROFIT_USDCAD_") for d in l1 + l2)
+
+
+def test_stop_chain_command_and_admin_listing(system):
+    s = system
+    open_trade(s, "T-MS", "USDJPY", "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 30}], "150.000", pip="0.01")
+    c = chain_of(s, "USDJPY")
+    reply = cmd(s, POS, "stop_chain", chain_id=c["chain_id"])
+    assert "stopped" in reply.text
+    wait_for(lambda: not [p for p in book(s)["positions"] if p["symbol"] == "USDJPY"], 10, what="closed")
+    assert chain_of(s, "USDJPY")["status"] == "STOPPED"
+
+
+def test_dead_zone_force_closes_open_positions(system):
+    s = system
+    open_trade(s, "T-DZ", "XAUUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 300, "tp_pips": 600}],
+               "2000.00", pip="0.01")
+    assert [p for p in book(s)["positions"] if p["symbol"] == "XAUUSD"]
+    ist = datetime.now(ZoneInfo("Asia/Kolkata"))
+    end = (ist + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    edit = {"force_close_minutes": 5, "windows": {"dead_zone": {
+        "start": f"{end - timedelta(minutes=30):%H:%M}", "end": f"{end:%H:%M}", "force_close": True}}}
+    cmd(s, POS, "session_edit", sessions=edit)
+    wait_for(lambda: not book(s)["positions"], 15, what="every position force-closed")
+    events = cmd(s, POS, "events", limit=200).data["events"]
+    assert any(e["kind"] == "session_close" for e in events)
+    out = [d for d in book(s)["deals"] if d["entry"] == "out" and d["symbol"] == "XAUUSD"]
+    assert out and out[-1]["comment"] == "session"
+    assert cmd(s, POS, "sessions").data["session_id"] == "dead_zone"
+
+
+def test_admin_cli_chains_and_sessions(system):
+    import json
+    import subprocess
+    import sys
+
+    port = str(system.config["system"]["admin_port"])
+    from tests.support.system import REPO
+    run = lambda *a: subprocess.run([sys.executable, "-m", "supervision.admin", "--port", port, *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=30, cwd=REPO)
+    out = run("chains", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert {c["symbol"] for c in data["chains"]} >= {"AUDUSD", "NZDUSD", "USDCAD"}
+    text = run("chains")
+    assert text.returncode == 0 and "PROFIT_AUDUSD_" in text.stdout and "COMPLETED" in text.stdout
+    sess = run("sessions", "--json")
+    assert sess.returncode == 0 and json.loads(sess.stdout)["timezone"] == "Asia/Kolkata"
+    assert "Master Switch" in run("sessions").stdout
