@@ -16,6 +16,8 @@ from typing import Any, Mapping
 from config.errors import ConfigError
 
 FREE_FORM = {"supervision.extra", "supervision.subtrees"}
+# broker (issue 4): per-plugin magic numbers, paper symbol overrides and replay files, MT5 pip sizes
+FREE_FORM |= {"broker.magic", "broker.paper.symbols", "broker.paper.replay_files", "broker.mt5.pip_sizes"}
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {
@@ -25,6 +27,12 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "ZEPIX_WEBHOOK_PORT": ("webhook.port", int),
     "ZEPIX_WEBHOOK_TOKEN": ("webhook.token", str),
 }
+# broker (issue 4)
+ENV_OVERRIDES.update({
+    "ZEPIX_BROKER": ("broker.adapter", str),
+    "ZEPIX_PAPER_BALANCE": ("broker.paper.initial_balance", float),
+    "ZEPIX_PAPER_PRICES": ("broker.paper.price_source", str),
+})
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("single", "leader", "member")
