@@ -120,7 +120,10 @@ class BrokerGateway(ZepixActor):
             if not is_loopback(host):
                 self.notify("broker_insecure", "HIGH", f"mt5linux server {host} is not on loopback: its rpyc "
                             "server runs any code sent to it; reach it only through a VPN or SSH tunnel")
-        self._try_connect()
+        # connect on a timer: setup stays quick (a terminal may take seconds), and what reconciliation finds is
+        # published once the directory has told us where the subscribers and ingress/webhook are
+        self.directory_waits = 0
+        self.after(0.0, "connect")
         self.after(self.bcfg["poll_interval"], "poll")
         self.after(self.bcfg["ping_interval"], "ping")
 
@@ -204,7 +207,10 @@ class BrokerGateway(ZepixActor):
 
     def on_timer(self, key: Any) -> None:
         if key == "connect":
-            if not self.connected:
+            if not self.directory and self.directory_waits < 40:
+                self.directory_waits += 1
+                self.after(0.05, "connect")
+            elif not self.connected:
                 self._try_connect()
         elif key == "poll":
             self.after(self.bcfg["poll_interval"], "poll")
@@ -415,8 +421,12 @@ class BrokerGateway(ZepixActor):
                 vol = msg.volume
                 if vol is None:
                     return None
-                fixed = min(max(info.round_volume(vol), info.volume_min), info.volume_max)
-                return replace(msg, volume=fixed) if fixed != vol else None
+                # only the step is corrected: raising to the minimum or cutting to the maximum would change the
+                # risk the plugin decided on, so those stay rejects
+                fixed = info.round_volume(vol)
+                if fixed == vol or not info.volume_min <= fixed <= info.volume_max:
+                    return None
+                return replace(msg, volume=fixed)
             if cls is RetcodeClass.INVALID_STOPS and isinstance(msg, m.OrderIntent) and msg.kind == "market":
                 tick = self.broker.tick(symbol)
                 gap = info.point * (info.stops_level + 1)

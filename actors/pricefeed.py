@@ -26,7 +26,7 @@ class PriceFeed(ZepixActor):
         self.interval = max(float(c.get("interval", 1.0)), MIN_INTERVAL)
         self.stale_after = float(c.get("stale_after", 30.0))
         self.symbols: set[str] = {str(s) for s in c.get("symbols", [])}
-        self.requested: dict[str, set] = {}          # symbol -> addresses that asked for it
+        self.requested: dict[str, list] = {}         # symbol -> addresses that asked for it
         self.last: dict[str, tuple] = {}             # symbol -> (bid, ask, time) last published
         self.changed_at: dict[str, float] = {}       # symbol -> monotonic time of its last change
         self.stale: set[str] = set()
@@ -57,8 +57,12 @@ class PriceFeed(ZepixActor):
     @handles(m.PriceSubscribe)
     def _on_subscribe(self, msg: m.PriceSubscribe, sender) -> None:
         for s in msg.symbols:
-            who = self.requested.setdefault(str(s), set())
-            (who.add if msg.subscribe else who.discard)(sender)
+            # a list: Thespian's ActorAddress is not hashable
+            who = self.requested.setdefault(str(s), [])
+            if msg.subscribe and sender not in who:
+                who.append(sender)
+            elif not msg.subscribe and sender in who:
+                who.remove(sender)
 
     def on_timer(self, key) -> None:
         if key != "poll":

@@ -36,6 +36,7 @@ def parse_args(argv):
         c = sub.add_parser(name)
         c.add_argument("name")
     sub.add_parser("stop", help="stop the whole system")
+    add_broker_commands(sub)
     return p.parse_args(argv)
 
 
@@ -127,6 +128,11 @@ def cmd_stop(client: AdminClient, args) -> int:
 
 
 COMMANDS = {"tree": cmd_tree, "status": cmd_status, "restart": cmd_restart, "kill": cmd_kill, "stop": cmd_stop}
+
+# broker (issue 4): broker, positions, order, close -- each through broker/gateway
+from supervision.broker_cli import BROKER_COMMANDS, add_broker_commands  # noqa: E402
+
+COMMANDS.update(BROKER_COMMANDS)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

@@ -435,7 +435,9 @@ class PaperBroker:
                         | {o.symbol for o in self._orders.values()})
         for sym in active:
             self._sync(sym)  # catch up to the current clock first, so only (now, to] is new
-        streams = [((q.time, sym, q) for q in self._feeds[sym].step_until(to)) for sym in active]
+        # each stream binds its own symbol: a bare generator expression here saw only the loop's last symbol,
+        # so every symbol's quotes were applied to that one (an SL hit at another symbol's price)
+        streams = [[(q.time, sym, q) for q in self._feeds[sym].step_until(to)] for sym in active]
         ticks: list[Tick] = []
         deals: list[Deal] = []
         for t, sym, q in merge(*streams, key=lambda x: (x[0], x[1])):
