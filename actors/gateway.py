@@ -242,7 +242,15 @@ class BrokerGateway(ZepixActor):
     def _poll(self) -> None:
         if self.adapter == "paper":
             self.broker.advance(_now_utc())
-        self._scan_deals()
+            self._scan_deals()
+        else:
+            # reading deals over the terminal API is expensive; only when one of our positions is gone or a
+            # pending order of ours is waiting (broker-side partial closes are found by the periodic reconcile)
+            rows = self.ledger.db.execute("SELECT ticket, state FROM positions WHERE state IN ('open', 'pending')")
+            rows = rows.fetchall()
+            live = self.broker.position_tickets()
+            if any(r[1] == "pending" or r[0] not in live for r in rows):
+                self._scan_deals()
         if time.monotonic() - self.last_reconcile > self.bcfg["reconcile_interval"]:
             self._reconcile()
 
@@ -550,14 +558,12 @@ class BrokerGateway(ZepixActor):
                     "order_status": out.status}, at=time.time()))
 
     def _broker_time_of(self, ticket: int, pending: bool) -> float | None:
+        """The broker's time of a new position/order: deal scans start there (a broker clock may differ)."""
         try:
-            rows = self.broker.orders() if pending else self.broker.positions()
+            r = self.broker.order(ticket) if pending else self.broker.position(ticket)
         except BrokerError:
             return None
-        for r in rows:
-            if r.ticket == ticket:
-                return (r.placed_at if pending else r.opened_at).timestamp()
-        return None
+        return None if r is None else (r.placed_at if pending else r.opened_at).timestamp()
 
     # -- reconciliation ----------------------------------------------------------------------------------------
     def _find(self, row: dict | None) -> OrderResult | None:

@@ -538,6 +538,19 @@ class PaperBroker:
         return tuple(self._position_view(p) for t, p in sorted(self._positions.items())
                      if (symbol is None or p.symbol == symbol) and (magic is None or p.magic == magic))
 
+    def position_tickets(self) -> frozenset[int]:
+        self._require()
+        return frozenset(self._positions)
+
+    def position(self, ticket: int) -> Position | None:
+        self._require()
+        p = self._positions.get(ticket)
+        return None if p is None else self._position_view(p)
+
+    def order(self, ticket: int) -> Order | None:
+        self._require()
+        return self._orders.get(ticket)
+
     def orders(self, symbol: str | None = None, magic: int | None = None) -> tuple[Order, ...]:
         self._require()
         return tuple(o for t, o in sorted(self._orders.items())
