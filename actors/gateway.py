@@ -111,6 +111,7 @@ class BrokerGateway(ZepixActor):
         self.queue: deque = deque()
         self.job: Job | None = None
         self.last_reconcile = 0.0
+        self.foreign: set[int] = set()      # open tickets without one of our magic numbers
         self.sent = 0
         self.rejected = 0
         if self.adapter == "mt5linux":
@@ -620,12 +621,21 @@ class BrokerGateway(ZepixActor):
                 self._resolve_unfinished(row)
             magics = set(self.magics.values())
             by_magic = {v: k for k, v in self.magics.items()}
-            live = {p.ticket: p for p in self.broker.positions() if p.magic in magics}
+            # tickets first (cheap); whole positions only for tickets we have not seen (over rpyc a whole
+            # position is ~20 round trips, and a reconcile of hundreds of them outlasted the hang timeout)
+            tickets = self.broker.position_tickets()
             self._scan_deals()
             known = {p["ticket"]: p for p in self.ledger.open_positions()}
-            for ticket, p in live.items():
-                if ticket in known:
+            live = {}
+            for ticket in sorted(tickets - set(known) - self.foreign):
+                p = self.broker.position(ticket)
+                if p is None:
                     continue
+                if p.magic not in magics:
+                    self.foreign.add(ticket)   # the trader's own or another EA's: not ours to manage
+                    continue
+                live[ticket] = p
+            for ticket, p in live.items():
                 iid = p.intent_id
                 if iid is None and str(p.comment).startswith(TAG_PREFIX):
                     r = self.ledger.db.execute("SELECT intent_id FROM intents WHERE tag=?",
@@ -649,7 +659,7 @@ class BrokerGateway(ZepixActor):
                                                     reason="adopted", at=time.time()))
             open_orders = None
             for ticket, row in known.items():
-                if ticket in live or row["state"] != "open":
+                if ticket in tickets or row["state"] != "open":
                     continue
                 # gone from the broker and no deal explains it (yet): close the record, say so
                 self.ledger.close_position(ticket, "vanished")
@@ -661,7 +671,7 @@ class BrokerGateway(ZepixActor):
             for row in self.ledger.db.execute("SELECT * FROM positions WHERE state='pending'").fetchall():
                 if open_orders is None:
                     open_orders = {o.ticket for o in self.broker.orders()}
-                if row["ticket"] not in open_orders and row["ticket"] not in live:
+                if row["ticket"] not in open_orders and row["ticket"] not in tickets:
                     self.ledger.close_position(row["ticket"], "cancelled")
         except BrokerUnavailable as exc:
             self._lost(str(exc))

@@ -4,11 +4,11 @@
 
 Round trip: the benchmark (a private endpoint, like a plugin actor) sends an OrderIntent to broker/gateway in a
 real Zepix system and waits for its OrderOutcome; timed with perf_counter_ns, one at a time, alternating BUY
-and SELL of 0.01 lots. Adapters: paper (SQLite WAL ledger + paper DB), and the fake MetaTrader5 served over
+and SELL of 0.01 lots, each closed again by a CloseIntent (timed as its own row). Adapters: paper (SQLite WAL ledger + paper DB), and the fake MetaTrader5 served over
 rpyc reached by the real mt5linux client (tests/support/fake_mt5_server.py). Each send also writes the
 gateway's ledger twice (before and after), which is part of the figure.
 
-Fan-out: 6 subscriber actors of "ticks", price source "walk" (every symbol moves every batch), 10 symbols,
+Fan-out: 6 subscriber actors of "ticks", price source "walk" stepping every 0.1 s (every symbol moves every batch), 10 symbols,
 batches every 0.25 s; ticks/s = ticks received by all subscribers per second.
 """
 from __future__ import annotations
@@ -24,22 +24,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors import messages as m
 from bench._common import bench_system, machine_line, summary, table, wait_for
-from tests.support.broker import RECORDER_TOML, command, query, send_intent
+from tests.support.broker import RECORDER_TOML, command, query
 
 
-def roundtrips(client, n: int) -> list[float]:
-    out = []
-    for i in range(n + 20):
-        intent = m.OrderIntent(intent_id=uuid.uuid4().hex, plugin="combined_v3", symbol="EURUSD",
-                               side="BUY" if i % 2 else "SELL", volume=Decimal("0.01"))
-        t0 = time.perf_counter_ns()
-        o = send_intent(client, intent, timeout=10)
-        dt = (time.perf_counter_ns() - t0) / 1e6
-        if o is None or o.status != "filled":
-            raise RuntimeError(f"intent {i}: {o}")
-        if i >= 20:
-            out.append(dt)
-    return out
+def roundtrips(client, n: int) -> tuple[list[float], list[float]]:
+    """(open round trips, close round trips): each order is closed again, so the account stays flat and every
+    send sees the same account (the MT5 adapter reads the symbol's positions around each send)."""
+    addr = client.address_of("broker/gateway", 5)
+    opens, closes = [], []
+    with client.asys.private() as ep:
+        def ask(intent):
+            t0 = time.perf_counter_ns()
+            ep.tell(addr, m.encode(intent))
+            while True:
+                raw = ep.listen(10)
+                if raw is None:
+                    raise RuntimeError(f"no answer to {intent}")
+                o = m.decode(raw)
+                if isinstance(o, m.OrderOutcome) and o.intent_id == intent.intent_id:
+                    if o.status not in ("filled", "closed"):
+                        raise RuntimeError(f"{intent}: {o}")
+                    return o, (time.perf_counter_ns() - t0) / 1e6
+
+        for i in range(n + 20):
+            o, dt = ask(m.OrderIntent(intent_id=uuid.uuid4().hex, plugin="combined_v3", symbol="EURUSD",
+                                      side="BUY" if i % 2 else "SELL", volume=Decimal("0.01")))
+            _, dt2 = ask(m.CloseIntent(intent_id=uuid.uuid4().hex, plugin="combined_v3", ticket=o.ticket))
+            if i >= 20:
+                opens.append(dt)
+                closes.append(dt2)
+    return opens, closes
 
 
 def connected(client):
@@ -54,19 +68,22 @@ def main() -> None:
     rows = []
     with bench_system() as s:
         connected(s.client)
-        rows.append(["paper", *_row(roundtrips(s.client, args.n))])
+        o, c = roundtrips(s.client, args.n)
+        rows += [["paper", "open", *_row(o)], ["paper", "close", *_row(c)]]
     from tests.support.fake_mt5_server import FakeMT5Server
 
     with FakeMT5Server() as fake:
         toml = f'[broker]\nadapter = "mt5linux"\n[broker.mt5linux]\nport = {fake.port}\n'
         with bench_system(toml) as s:
             connected(s.client)
-            rows.append(["fake MT5 over rpyc (mt5linux)", *_row(roundtrips(s.client, args.n))])
-    table(["adapter", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows, "intent -> OrderOutcome round trip")
+            o, c = roundtrips(s.client, args.n)
+            rows += [["fake MT5 over rpyc (mt5linux)", "open", *_row(o)],
+                     ["fake MT5 over rpyc (mt5linux)", "close", *_row(c)]]
+    table(["adapter", "intent", "n", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows, "intent -> OrderOutcome round trip")
 
     subs = "".join(RECORDER_TOML.replace('name = "recorder"', f'name = "recorder{i}"') for i in range(6))
     symbols = ["EURUSD", "GBPUSD", "USDJPY", "USDCAD", "AUDUSD", "NZDUSD", "EURJPY", "GBPJPY", "AUDJPY", "XAUUSD"]
-    toml = subs + '[broker.paper]\nprice_source = "walk"\n[pricefeed]\ninterval = 0.25\nsymbols = [' + \
+    toml = subs + '[broker.paper]\nprice_source = "walk"\ntick_interval_seconds = 0.1\n[pricefeed]\ninterval = 0.25\nsymbols = [' + \
         ", ".join(f'"{x}"' for x in symbols) + "]\n"
     with bench_system(toml) as s:
         connected(s.client)
