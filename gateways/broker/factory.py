@@ -60,7 +60,7 @@ def _mt5_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def _mt5_table(raw: Mapping[str, Any]) -> dict:
     # empty strings in zepix.toml mean "not set" (TOML has no null)
-    return {k: v for k, v in raw.items() if v not in ("", None)}
+    return {k: v for k, v in raw.items() if v not in ("", None) and not (k == "login" and v == 0)}
 
 
 def build_broker(cfg: dict, env: Mapping[str, str] | None = None) -> Any:

@@ -376,11 +376,14 @@ class PaperBroker:
     def _tx(self) -> "_Tx":
         return _Tx(self._require())
 
-    def _save_clock_and_feeds(self) -> None:
+    def _save_clock_and_feeds(self, symbols: list[str] | None = None) -> None:
+        """`symbols`: only these feeds moved (a feed's state carries its whole RNG state, ~6 kB of JSON, so
+        writing all of them on every advance made each order of a live gateway cost milliseconds)."""
+        feeds = self._feeds if symbols is None else {s: self._feeds[s] for s in symbols}
         with self._tx() as db:
             db.execute("UPDATE meta SET value=? WHERE key='clock_us'", (str(_us(self._now)),))
             db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)",
-                           [(sym, json.dumps(f.state())) for sym, f in self._feeds.items()])
+                           [(sym, json.dumps(f.state())) for sym, f in feeds.items()])
 
     def _alloc(self, n: int = 1) -> list[int]:
         tickets = list(range(self._next_ticket, self._next_ticket + n))
@@ -447,7 +450,7 @@ class PaperBroker:
             ticks.append(Tick(sym, self._price(spec, q.bid), self._price(spec, q.ask), t))
         self._now = to
         deals.extend(self._expire_orders())
-        self._save_clock_and_feeds()
+        self._save_clock_and_feeds(active)
         return Advance(tuple(ticks), tuple(deals))
 
     def observe_price(self, symbol: str, price: Decimal | float | str, at: datetime) -> Advance:
