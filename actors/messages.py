@@ -696,3 +696,42 @@ class ReEntrySignal:
     logic: str = ""
     timeframe: str = ""
     reason: str = ""
+
+# Broker area (issue 4). AlertPrice is cross-capability: a trading plugin or the router tells broker/gateway the
+# price of an alert it saw, and with the paper broker's "alert" price source that symbol's quote follows it
+# (ignored by the MT5 adapters). The others are between broker/pricefeed and broker/gateway, or for subscribers
+# of "ticks" who want more symbols fed.
+
+@message("brk.alert_price")
+@dataclass(frozen=True)
+class AlertPrice:
+    symbol: str
+    price: Decimal                  # taken as the bid
+    at: float = 0.0                 # unix time of the alert; 0: now
+    alert_id: str = ""
+
+
+@message("brk.price_subscribe")
+@dataclass(frozen=True)
+class PriceSubscribe:
+    """To broker/pricefeed: also feed these symbols on "ticks" (subscribe to the topic with EventSubscribe)."""
+    symbols: tuple
+    subscribe: bool = True
+
+
+@message("brk.tick_poll")
+@dataclass(frozen=True)
+class TickPoll:
+    """broker/pricefeed -> broker/gateway: the current quotes of these symbols (the gateway owns the broker)."""
+    corr: str
+    symbols: tuple
+
+
+@message("brk.tick_batch")
+@dataclass(frozen=True)
+class TickBatch:
+    """broker/gateway -> broker/pricefeed: ((symbol, bid, ask, unix time), ...) and whether the broker is up."""
+    corr: str
+    ticks: tuple
+    connected: bool = True
+    errors: dict = field(default_factory=dict)     # symbol -> why no quote

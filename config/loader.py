@@ -22,6 +22,8 @@ FREE_FORM |= {"risk", "v3", "legacy", "v6", "plugins"}
 FREE_FORM |= {"positions.reentry.logic_windows", "positions.reentry.symbol_windows",
               "positions.reentry.profit_recovery_sl_pips", "positions.reentry.protection_modes",
               "positions.trailing.profiles", "sessions.windows"}
+# broker (issue 4): per-plugin magic numbers, paper symbol overrides and replay files, MT5 pip sizes
+FREE_FORM |= {"broker.magic", "broker.paper.symbols", "broker.paper.replay_files", "broker.mt5.pip_sizes"}
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {
@@ -31,6 +33,12 @@ ENV_OVERRIDES: dict[str, tuple[str, type]] = {
     "ZEPIX_WEBHOOK_PORT": ("webhook.port", int),
     "ZEPIX_WEBHOOK_TOKEN": ("webhook.token", str),
 }
+# broker (issue 4)
+ENV_OVERRIDES.update({
+    "ZEPIX_BROKER": ("broker.adapter", str),
+    "ZEPIX_PAPER_BALANCE": ("broker.paper.initial_balance", float),
+    "ZEPIX_PAPER_PRICES": ("broker.paper.price_source", str),
+})
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MODES = ("single", "leader", "member")

@@ -47,6 +47,8 @@ def parse_args(argv):
                        ("sessions", "forex session state (trading/positions)")):
         c = sub.add_parser(name, help=text)
         c.add_argument("--json", action="store_true")
+
+    add_broker_commands(sub)
     return p.parse_args(argv)
 
 
@@ -230,6 +232,11 @@ def cmd_sessions(client: AdminClient, args) -> int:
 
 
 COMMANDS.update({"chains": cmd_chains, "sessions": cmd_sessions})
+
+# broker (issue 4): broker, positions, order, close -- each through broker/gateway
+from supervision.broker_cli import BROKER_COMMANDS, add_broker_commands  # noqa: E402
+
+COMMANDS.update(BROKER_COMMANDS)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

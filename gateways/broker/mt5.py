@@ -445,6 +445,19 @@ class MT5Broker:
                 if code <= RES_E_INTERNAL_FAIL else BrokerError(f"orders_get failed: ({code}, {text!r})")
         return list(got)
 
+    def position_tickets(self) -> frozenset[int]:
+        """Tickets of all open positions: one cheap call (over rpyc, converting whole positions costs ~20
+        round trips each), for the gateway's "did anything close?" check on every poll."""
+        return frozenset(int(p.ticket) for p in self._raw_positions())
+
+    def position(self, ticket: int) -> Position | None:
+        raw = self._raw_positions(ticket=ticket)
+        return self._position(raw[0]) if raw else None
+
+    def order(self, ticket: int) -> Order | None:
+        return next((o for o in self.orders() if o.ticket == ticket), None) if self._raw_orders(ticket=ticket) \
+            else None
+
     def positions(self, symbol: str | None = None, magic: int | None = None) -> tuple[Position, ...]:
         raws = self._raw_positions(**({"symbol": symbol} if symbol else {}))
         out = [self._position(r) for r in raws]

@@ -376,11 +376,14 @@ class PaperBroker:
     def _tx(self) -> "_Tx":
         return _Tx(self._require())
 
-    def _save_clock_and_feeds(self) -> None:
+    def _save_clock_and_feeds(self, symbols: list[str] | None = None) -> None:
+        """`symbols`: only these feeds moved (a feed's state carries its whole RNG state, ~6 kB of JSON, so
+        writing all of them on every advance made each order of a live gateway cost milliseconds)."""
+        feeds = self._feeds if symbols is None else {s: self._feeds[s] for s in symbols}
         with self._tx() as db:
             db.execute("UPDATE meta SET value=? WHERE key='clock_us'", (str(_us(self._now)),))
             db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)",
-                           [(sym, json.dumps(f.state())) for sym, f in self._feeds.items()])
+                           [(sym, json.dumps(f.state())) for sym, f in feeds.items()])
 
     def _alloc(self, n: int = 1) -> list[int]:
         tickets = list(range(self._next_ticket, self._next_ticket + n))
@@ -435,7 +438,9 @@ class PaperBroker:
                         | {o.symbol for o in self._orders.values()})
         for sym in active:
             self._sync(sym)  # catch up to the current clock first, so only (now, to] is new
-        streams = [((q.time, sym, q) for q in self._feeds[sym].step_until(to)) for sym in active]
+        # each stream binds its own symbol: a bare generator expression here saw only the loop's last symbol,
+        # so every symbol's quotes were applied to that one (an SL hit at another symbol's price)
+        streams = [[(q.time, sym, q) for q in self._feeds[sym].step_until(to)] for sym in active]
         ticks: list[Tick] = []
         deals: list[Deal] = []
         for t, sym, q in merge(*streams, key=lambda x: (x[0], x[1])):
@@ -445,7 +450,7 @@ class PaperBroker:
             ticks.append(Tick(sym, self._price(spec, q.bid), self._price(spec, q.ask), t))
         self._now = to
         deals.extend(self._expire_orders())
-        self._save_clock_and_feeds()
+        self._save_clock_and_feeds(active)
         return Advance(tuple(ticks), tuple(deals))
 
     def observe_price(self, symbol: str, price: Decimal | float | str, at: datetime) -> Advance:
@@ -535,6 +540,19 @@ class PaperBroker:
         self._require()
         return tuple(self._position_view(p) for t, p in sorted(self._positions.items())
                      if (symbol is None or p.symbol == symbol) and (magic is None or p.magic == magic))
+
+    def position_tickets(self) -> frozenset[int]:
+        self._require()
+        return frozenset(self._positions)
+
+    def position(self, ticket: int) -> Position | None:
+        self._require()
+        p = self._positions.get(ticket)
+        return None if p is None else self._position_view(p)
+
+    def order(self, ticket: int) -> Order | None:
+        self._require()
+        return self._orders.get(ticket)
 
     def orders(self, symbol: str | None = None, magic: int | None = None) -> tuple[Order, ...]:
         self._require()

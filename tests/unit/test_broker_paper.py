@@ -372,3 +372,25 @@ def test_settings_errors_name_key_value_and_allowed(cfg, key):
     with pytest.raises(ConfigError) as e2:
         PaperSettings.from_mapping(cfg, path="profiles.test.broker")
     assert e2.value.key == key.replace("broker.paper", "profiles.test.broker")
+
+
+def test_advance_applies_each_symbols_quotes_to_that_symbol_only():
+    """Regression: advance() labelled every symbol's quotes with the last active symbol, so a position on one
+    symbol was stopped out at another symbol's price."""
+    from datetime import datetime, timedelta, timezone
+    from decimal import Decimal
+
+    from gateways.broker.interface import MarketOrder, OrderTag, Side
+    from gateways.broker.paper import PaperBroker, PaperSettings
+
+    t0 = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    b = PaperBroker(PaperSettings(database=":memory:", price_source="walk", walk_step_pips=Decimal("0")), start=t0)
+    b.connect()
+    b.subscribe("EURUSD", "NZDUSD")
+    r = b.market_order(MarketOrder("NZDUSD", Side.SELL, Decimal("0.05"), OrderTag("i1", 1), sl=Decimal("0.62000")))
+    assert r.ok
+    adv = b.advance(t0 + timedelta(seconds=5))
+    assert not adv.deals
+    assert {t.symbol for t in adv.ticks} == {"EURUSD", "NZDUSD"}
+    assert all(t.bid == Decimal("0.61000") for t in adv.ticks if t.symbol == "NZDUSD")
+    assert len(b.positions()) == 1
