@@ -55,7 +55,12 @@ def build_tree(cfg: dict) -> ChildSpec:
         extras.setdefault(parent, []).append(ChildSpec(**fields))
     subtrees = []
     for name in SUBTREES:
-        builder = subtree_builder(name)
+        # `builtin = false` in [supervision.subtrees.NAME] starts only the user's extras there (tests put their
+        # stand-ins at the real paths this way; an operator can leave a subtree empty)
+        builtin = cfg["supervision"].get("subtrees", {}).get(name, {}).get("builtin", True)
+        if not isinstance(builtin, bool):
+            raise ConfigError(f"supervision.subtrees.{name}.builtin", builtin, "true | false")
+        builder = subtree_builder(name) if builtin else None
         children = (builder(cfg, spec_defaults(cfg, name)) if builder else []) + extras.get(name, [])
         subtrees.append(ChildSpec(name=name, actor=SUPERVISOR, kind="supervisor", children=tuple(children),
                                   **spec_defaults(cfg, name)))

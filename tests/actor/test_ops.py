@@ -22,6 +22,14 @@ from tests.support.system import REPO, running_system, wait_for
 pytestmark = pytest.mark.slow
 
 TOML = """
+[supervision.subtrees.ingress]
+builtin = false
+[supervision.subtrees.trading]
+builtin = false
+[supervision.subtrees.broker]
+builtin = false
+[supervision.subtrees.telegram]
+builtin = false
 [ops.health]
 sample_interval = 0.5
 [ops.dbsync]

@@ -1,6 +1,10 @@
 """Telegram bots in a real actor system, talking to a local Bot API server (tests/support/fake_botapi.py) through
 python-telegram-bot's real HTTP stack. One token: ``telegram/bot`` plays every role. Doubles stand in for
-trading/risk and broker/gateway ([[supervision.extra]])."""
+trading/risk and broker/gateway ([supervision.subtrees.trading]
+builtin = false
+[supervision.subtrees.broker]
+builtin = false
+[[supervision.extra]])."""
 from __future__ import annotations
 
 import json
@@ -18,6 +22,10 @@ ADMIN, VIEWER, STRANGER = 1001, 1002, 6666
 CHAT = ADMIN     # notifications go to the admin's private chat
 
 EXTRAS = """
+[supervision.subtrees.trading]
+builtin = false
+[supervision.subtrees.broker]
+builtin = false
 [telegram]
 header_interval = 0
 command_timeout = 2.0

@@ -25,6 +25,10 @@ enabled = false
 enabled = false
 [plugins.price_action_1h]
 enabled = false
+[supervision.subtrees.ingress]
+builtin = false
+[supervision.subtrees.broker]
+builtin = false
 [[supervision.extra]]
 parent = "ingress"
 name = "webhook"

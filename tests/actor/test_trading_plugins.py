@@ -27,6 +27,10 @@ shadow = true
 version = "4.1.0"
 [plugins.combined_v3]
 version = "3.2.1"
+[supervision.subtrees.ingress]
+builtin = false
+[supervision.subtrees.broker]
+builtin = false
 [[supervision.extra]]
 parent = "ingress"
 name = "webhook"
