@@ -239,7 +239,9 @@ class ZepixActor(Actor):
             if addr is not None and addr != previous.get(path):
                 self.tell(addr, m.EventSubscribe(topics=topics))
         # subscribers that were actors of the tree and left it are gone for good (a restart has a new address)
-        gone = {a for a in previous.values()} - {a for a in self.directory.values()}
+        # ActorAddress is unhashable (Thespian sets __hash__ = None): compare by equality, not in a set
+        current = list(self.directory.values())
+        gone = [a for a in previous.values() if a not in current]
         if gone:
             for topic, subs in self.topic_subs.items():
                 self.topic_subs[topic] = [a for a in subs if a not in gone]

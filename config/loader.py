@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from config.errors import ConfigError
 
 FREE_FORM = {"supervision.extra", "supervision.subtrees"}
+FREE_FORM |= {"alerts.symbol_map", "routing.v6"}   # ingress
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {
