@@ -45,10 +45,12 @@ class RouterActor(ZepixActor):
                         f"Alert {msg.alert_id} ({msg.alert.get('signal_type')} {msg.alert.get('symbol')}) skipped: "
                         f"{reason}", alert_id=msg.alert_id)
             return
-        self.tell(self.peer(target), msg)
-        self.counts["routed"] += 1
+        # "routed" goes out first; the plugin's "decided" can still overtake it (other sender), which the journal
+        # accepts: it only ever moves an alert forward
         self.tell_peer(WEBHOOK, m.AlertOutcome(alert_id=msg.alert_id, status="routed", source=self.where,
                                                reason=why, detail={"target": target}, at=now))
+        self.tell(self.peer(target), msg)
+        self.counts["routed"] += 1
 
     def status_data(self) -> dict:
         return dict(getattr(self, "counts", {}))

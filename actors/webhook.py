@@ -398,7 +398,8 @@ class WebhookActor(ZepixActor):
     def _on_outcome(self, msg: m.AlertOutcome, sender) -> None:
         self.stats["outcomes"] += 1
         try:
-            moved = self.journal.transition(msg.alert_id, msg.status, source=msg.source, reason=msg.reason,
+            source = msg.source[len("zepix-root/"):] if msg.source.startswith("zepix-root/") else msg.source
+            moved = self.journal.transition(msg.alert_id, msg.status, source=source, reason=msg.reason,
                                             detail=dict(msg.detail), at=msg.at or time.time())
         except ValueError as exc:
             self.log.warning("%s: outcome from %s refused: %s", self.path, msg.source, exc)

@@ -198,8 +198,10 @@ class Journal:
                                    "detail": json.loads(s["detail"]), "applied": bool(s["applied"])}
                                   for s in steps]
             out["latency"] = {}
+            # every reported stage counts, applied or not: reports from different actors arrive in any order (a
+            # plugin's "decided" can overtake the router's "routed"), and each still says when that stage happened
             for s in out["transitions"]:
-                if s["applied"] and s["status"] not in out["latency"]:
+                if s["status"] not in out["latency"]:
                     out["latency"][s["status"]] = round(s["at"] - row["received_at"], 6)
         return out
 

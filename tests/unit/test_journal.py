@@ -58,7 +58,8 @@ def test_status_only_moves_forward_and_terminal_states_stay(journal):
     assert (entry["status"], entry["reason"]) == ("executed", "ticket 7")
     assert [(t["status"], t["applied"]) for t in entry["transitions"]] == [
         ("accepted", True), ("decided", True), ("routed", False), ("executed", True), ("rejected", False)]
-    assert entry["latency"] == {"accepted": 0.0, "decided": pytest.approx(0.2), "executed": pytest.approx(0.3)}
+    assert entry["latency"] == {"accepted": 0.0, "routed": pytest.approx(0.1), "decided": pytest.approx(0.2),
+                                "executed": pytest.approx(0.3), "rejected": pytest.approx(0.4)}
     assert journal.transition("nope", "routed", at=1.0) is None
     with pytest.raises(ValueError):
         journal.transition("a1", "flying", at=1.0)
