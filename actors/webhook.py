@@ -373,9 +373,12 @@ class WebhookActor(ZepixActor):
         router = self.peer(ROUTER)
         if router is None or router == self.routed_to:
             return
+        # A new webhook also re-sends "routed" alerts: outcomes sent to the old instance while it was down are
+        # lost, and a plugin answers a repeated alert_id with the outcome it already has (idempotent by alert_id).
+        statuses = ("accepted", "routed") if self.routed_to is None else ("accepted",)
         self.routed_to = router
         now = time.time()
-        for entry in self.journal.pending(("accepted",)):
+        for entry in self.journal.pending(statuses):
             if now - entry["received_at"] > self.redeliver_max_age:
                 self.journal.transition(entry["alert_id"], "skipped", source=self.where, at=now,
                                         reason=f"not routed within {self.redeliver_max_age:g} s (restart); "

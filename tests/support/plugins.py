@@ -1,5 +1,5 @@
 """A trading-plugin test double: records every AlertRoute it gets in ZEPIX_TEST_DIR/<name>.routes (one alert_id a
-line) and answers AlertOutcome "decided" to the journal, once per alert_id (idempotent like a real plugin)."""
+line) and answers AlertOutcome "decided" to the journal; a repeated alert_id is answered again, never acted on twice."""
 from __future__ import annotations
 
 import os
@@ -20,8 +20,7 @@ class RecordingPlugin(ZepixActor):
     def _on_route(self, msg: m.AlertRoute, sender) -> None:
         with open(self.file, "a") as f:
             f.write(msg.alert_id + "\n")
-        if msg.alert_id in self.seen:
-            return
+        # a repeat (redelivery after a restart) is not acted on again, but its outcome is reported again
         self.seen.add(msg.alert_id)
         self.tell_peer("ingress/webhook", m.AlertOutcome(alert_id=msg.alert_id, status="decided", source=self.path,
                                                          reason=f"test double {self.name}", at=time.time()))
