@@ -41,7 +41,11 @@ def check(cfg: dict) -> None:
 
 def children(cfg: dict, defaults: dict) -> list[ChildSpec]:
     check(cfg)
+    # Short backoff: TradingView does not retry. A longer hang timeout: under a burst on a busy 2-core host the
+    # heartbeat answer was seen 3 s late (bench/webhook_latency.py), and killing a busy webhook drops every
+    # connection it holds, so it must be really stuck before it is killed.
     webhook = {**defaults, "backoff_min": min(defaults["backoff_min"], 0.05),
-               "backoff_max": min(defaults["backoff_max"], 1.0)}
+               "backoff_max": min(defaults["backoff_max"], 1.0),
+               "hang_timeout": max(defaults["hang_timeout"], 10.0)}
     return [ChildSpec(name="webhook", actor=WEBHOOK, restart="permanent", **webhook),
             ChildSpec(name="router", actor=ROUTER, restart="permanent", **defaults)]
