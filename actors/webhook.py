@@ -15,15 +15,13 @@ routed again (downstream is idempotent by alert_id). No limit, bad request or br
 """
 from __future__ import annotations
 
-import errno
 import hmac
-import json
-import os
 import secrets
 import socket
 import sqlite3
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +39,7 @@ SWEEP_EVERY = 0.5            # seconds between checks for slow and idle connecti
 RECV_CHUNK = 65536
 ACCEPT_BATCH = 64
 PURGE_EVERY = 86400.0
+IN_FLIGHT_TIMEOUT = 10.0    # seconds without the router's answer before an alert's slot is freed
 
 
 @dataclass
@@ -101,6 +100,13 @@ class WebhookActor(ZepixActor):
                       "rate_limited": 0, "too_large": 0, "timeouts": 0, "overflow": 0, "errors": 0,
                       "connections": 0, "redelivered": 0, "outcomes": 0}
         self.routed_to = None          # router address the pending alerts were last delivered to
+        # Flow control towards the router: Thespian sends every outgoing message of an actor through one FIFO
+        # (20 in flight), so an unbounded stream of AlertRoute queued the heartbeat's Pong behind it and a busy
+        # webhook was killed as hung. At most max_in_flight alerts wait for the router's answer; the rest wait
+        # here, in order (they are in the journal as "accepted" either way).
+        self.max_in_flight = int(cfg["routing"]["max_in_flight"])
+        self.in_flight: dict[str, float] = {}
+        self.backlog: deque = deque()
         self.listener = self._listen(web["host"], int(web["port"]))
         self.log.info("%s: listening on %s:%d", self.path, web["host"], web["port"])
         self._purge()
@@ -281,6 +287,7 @@ class WebhookActor(ZepixActor):
             elif conn.started is None and now - conn.last > self.keepalive_timeout:
                 self._close(fd)
         self.rate.prune(now)
+        self._expire_in_flight(now)
 
     # -- HTTP --------------------------------------------------------------------------------------------------
     def _protocol_error(self, conn: Conn, err: ProtocolError) -> bytes:
@@ -359,7 +366,7 @@ class WebhookActor(ZepixActor):
         else:
             self.log.info("%s: accepted %s %s %s %s from %s", self.path, alert_id, parsed.format.value,
                           parsed.signal_type, parsed.symbol, client)
-            self.tell_peer(ROUTER, m.AlertRoute(alert_id=alert_id, alert=alert, received_at=received))
+            self._route(m.AlertRoute(alert_id=alert_id, alert=alert, received_at=received))
         return 200, answer
 
     def _journal_down(self, exc: Exception) -> tuple[int, dict]:
@@ -377,6 +384,8 @@ class WebhookActor(ZepixActor):
         # lost, and a plugin answers a repeated alert_id with the outcome it already has (idempotent by alert_id).
         statuses = ("accepted", "routed") if self.routed_to is None else ("accepted",)
         self.routed_to = router
+        self.in_flight.clear()
+        self.backlog.clear()
         now = time.time()
         for entry in self.journal.pending(statuses):
             if now - entry["received_at"] > self.redeliver_max_age:
@@ -385,8 +394,29 @@ class WebhookActor(ZepixActor):
                                                "too old to act on")
                 continue
             self.stats["redelivered"] += 1
-            self.tell(router, m.AlertRoute(alert_id=entry["alert_id"], alert=entry["alert"],
-                                           received_at=entry["received_at"]))
+            self._route(m.AlertRoute(alert_id=entry["alert_id"], alert=entry["alert"],
+                                     received_at=entry["received_at"]))
+
+    def _route(self, msg: m.AlertRoute) -> None:
+        self.backlog.append(msg)
+        self._pump()
+
+    def _pump(self) -> None:
+        router = self.peer(ROUTER)
+        while router is not None and self.backlog and len(self.in_flight) < self.max_in_flight:
+            msg = self.backlog.popleft()
+            if msg.alert_id in self.in_flight:
+                continue
+            self.in_flight[msg.alert_id] = time.monotonic()
+            self.tell(router, msg)
+
+    def _expire_in_flight(self, now: float) -> None:
+        # no answer from the router: it is busy or restarting; the alert stays "accepted" and is re-sent when a
+        # new router appears (_redeliver), so the window is freed rather than blocked forever
+        for alert_id, sent in list(self.in_flight.items()):
+            if now - sent > IN_FLIGHT_TIMEOUT:
+                del self.in_flight[alert_id]
+        self._pump()
 
     def on_directory(self, previous: dict) -> None:
         self._redeliver()
@@ -400,6 +430,8 @@ class WebhookActor(ZepixActor):
     @handles(m.AlertOutcome)
     def _on_outcome(self, msg: m.AlertOutcome, sender) -> None:
         self.stats["outcomes"] += 1
+        if self.in_flight.pop(msg.alert_id, None) is not None:
+            self._pump()
         try:
             source = msg.source[len("zepix-root/"):] if msg.source.startswith("zepix-root/") else msg.source
             moved = self.journal.transition(msg.alert_id, msg.status, source=source, reason=msg.reason,
@@ -432,4 +464,5 @@ class WebhookActor(ZepixActor):
         return super().on_command(msg, sender)
 
     def status_data(self) -> dict:
-        return {**self.stats, "open_connections": len(getattr(self, "conns", {}))}
+        return {**self.stats, "open_connections": len(getattr(self, "conns", {})),
+                "in_flight": len(getattr(self, "in_flight", {})), "backlog": len(getattr(self, "backlog", ()))}

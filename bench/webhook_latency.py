@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -160,7 +159,6 @@ def main(argv=None) -> int:
                                  what="every alert decided")
         lost = len(ids) + len(burst_ids) + 100 - total_decided   # +100: the warm-up
 
-    tmp = Path(s.dir if hasattr(s, "dir") else ".")
     aport = free_port()
     adb = Path(os.environ.get("TMPDIR", "/tmp")) / f"zepix-bench-aiohttp-{uuid.uuid4().hex}.db"
     proc = subprocess.Popen([sys.executable, "-c", AIOHTTP_SERVER, str(aport), str(adb)],

@@ -166,11 +166,13 @@ def render_alerts(alerts: list, counts: dict) -> str:
     for a in alerts:
         alert = a.get("alert") or {}
         lat = a.get("latency", {})
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(a["received_at"])) + f".{int(a['received_at'] % 1 * 1000):03d}"
+        at = a["received_at"]
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}"
         lines.append(f"{when:<23} {a['alert_id']:<31} {(a.get('format') or '-'):<13} "
                      f"{str(alert.get('signal_type') or '-')[:24]:<24} {str(alert.get('symbol') or '-'):<7} "
                      f"{str(alert.get('timeframe') or '-'):>4} {a['status']:<9} {ms(lat, 'routed'):>8} "
-                     f"{ms(lat, 'decided'):>9} {ms(lat, 'executed', 'rejected', 'skipped'):>8}  {a.get('reason', '')[:120]}")
+                     f"{ms(lat, 'decided'):>9} {ms(lat, 'executed', 'rejected', 'skipped'):>8}  "
+                     f"{a.get('reason', '')[:120]}")
     lines.append("totals: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no alerts"))
     return "\n".join(lines)
 

@@ -31,6 +31,8 @@ def check(cfg: dict) -> None:
     Access.from_config(web["access"])
     ParserSettings.from_mapping(cfg.get("alerts", {}))
     RoutingTable.from_config(cfg.get("routing", {}))
+    if cfg["routing"]["max_in_flight"] < 1:
+        raise ConfigError("routing.max_in_flight", cfg["routing"]["max_in_flight"], "an integer >= 1")
     jr = cfg["journal"]
     for key in ("retention_days", "dedupe_window", "redeliver_max_age"):
         if jr[key] < 0:

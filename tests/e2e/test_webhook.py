@@ -212,7 +212,8 @@ def test_ticker_placeholder_is_repaired_from_the_url_hint(system):
 
 
 def test_alert_for_a_plugin_that_is_not_running_is_skipped_with_the_reason(system):
-    body = f"BULLISH_ENTRY|EURUSD|5|1.0850|BUY|HIGH|9{uuid.uuid4().int % 10}|27.3|STRONG|1.0840|1.0860|1.0870|1.0880|5/1|TL_OK|"
+    body = (f"BULLISH_ENTRY|EURUSD|5|1.0850|BUY|HIGH|9{uuid.uuid4().int % 10}|27.3|STRONG|1.0840|1.0860|1.0870|"
+            "1.0880|5/1|TL_OK|")
     status, answer, _ = post(system, body.encode())
     assert status == 200 and answer["status"] == "accepted", answer
     e = wait_for(lambda: (x := entry(system, answer["alert_id"])) and x["status"] == "skipped" and x, 10,
