@@ -16,6 +16,7 @@ routed again (downstream is idempotent by alert_id). No limit, bad request or br
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import socket
 import sqlite3
@@ -39,6 +40,7 @@ SWEEP_EVERY = 0.5            # seconds between checks for slow and idle connecti
 RECV_CHUNK = 65536
 ACCEPT_BATCH = 64
 PURGE_EVERY = 86400.0
+LOG_PER_SECOND = 5
 IN_FLIGHT_TIMEOUT = 10.0    # seconds without the router's answer before an alert's slot is freed
 
 
@@ -96,6 +98,7 @@ class WebhookActor(ZepixActor):
         self.redeliver_max_age = float(jcfg["redeliver_max_age"])
         self.journal = Journal(Path(cfg["system"]["data_dir"]) / jcfg["file"])
         self.conns: dict[int, Conn] = {}
+        self._log_window, self._log_count, self._log_dropped = 0.0, 0, 0
         self.stats = {"accepted": 0, "duplicate": 0, "rejected": 0, "unauthorized": 0, "forbidden": 0,
                       "rate_limited": 0, "too_large": 0, "timeouts": 0, "overflow": 0, "errors": 0,
                       "connections": 0, "redelivered": 0, "outcomes": 0}
@@ -158,7 +161,7 @@ class WebhookActor(ZepixActor):
                 return
             except OSError as exc:
                 # EMFILE and friends: the listener stays up; the next readiness tries again
-                self.log.warning("%s: accept failed: %s", self.path, exc)
+                self._say(logging.WARNING, "accept failed: %s", exc)
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -289,11 +292,27 @@ class WebhookActor(ZepixActor):
         self.rate.prune(now)
         self._expire_in_flight(now)
 
+    def _say(self, level: int, fmt: str, *args) -> None:
+        """Log per-request events at most LOG_PER_SECOND lines a second. Thespian forwards an actor's log records
+        through the same outgoing queue as its messages: a flood of them (a token-guessing spray, a burst of bad
+        alerts) delayed the heartbeat answer until the supervisor killed the webhook as hung."""
+        now = time.monotonic()
+        if now - self._log_window >= 1.0:
+            if self._log_dropped:
+                self.log.warning("%s: %d more request log lines in the last second were left out", self.path,
+                                 self._log_dropped)
+            self._log_window, self._log_count, self._log_dropped = now, 0, 0
+        if self._log_count >= LOG_PER_SECOND:
+            self._log_dropped += 1
+            return
+        self._log_count += 1
+        self.log.log(level, "%s: " + fmt, self.path, *args)
+
     # -- HTTP --------------------------------------------------------------------------------------------------
     def _protocol_error(self, conn: Conn, err: ProtocolError) -> bytes:
         if err.status == 413:
             self.stats["too_large"] += 1
-        self.log.info("%s: %s from %s: %s", self.path, err.status, conn.peer, err.reason)
+        self._say(logging.INFO, "%s from %s: %s", err.status, conn.peer, err.reason)
         return conn.proto.respond_json(err.status, {"status": "rejected", "error": err.reason}, close=True)
 
     def _handle(self, conn: Conn, req: Request) -> bytes:
@@ -309,7 +328,7 @@ class WebhookActor(ZepixActor):
         client = self.access.client(conn.peer, req.headers.get("x-forwarded-for"))
         if not self.access.allowed(client):
             self.stats["forbidden"] += 1
-            self.log.warning("%s: 403 for %s (not in webhook.access.allow_ips)", self.path, client)
+            self._say(logging.WARNING, "403 for %s (not in webhook.access.allow_ips)", client)
             return proto.respond_json(403, {"status": "rejected", "error": "source address not allowed"})
         ok, wait = self.rate.allow(client, time.monotonic())
         if not ok:
@@ -319,7 +338,7 @@ class WebhookActor(ZepixActor):
         token = req.path[len("/webhook/"):] if req.path.startswith("/webhook/") else ""
         if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), self.token.encode()):
             self.stats["unauthorized"] += 1
-            self.log.warning("%s: 401 for %s (wrong or missing webhook token)", self.path, client)
+            self._say(logging.WARNING, "401 for %s (wrong or missing webhook token)", client)
             return proto.respond_json(401, {"status": "rejected",
                                             "error": "unauthorized: the webhook URL's token is wrong or missing"})
         if req.method != "POST":
@@ -343,7 +362,7 @@ class WebhookActor(ZepixActor):
             except sqlite3.Error as exc:
                 return self._journal_down(exc)
             self.stats["rejected"] += 1
-            self.log.info("%s: rejected %s from %s: %s", self.path, alert_id, client, err.message)
+            self._say(logging.INFO, "rejected %s from %s: %s", alert_id, client, err.message)
             answer = {"status": "rejected", "alert_id": alert_id, "error": err.message, "code": err.code,
                       "field": err.field}
             if err.hint:
@@ -362,9 +381,9 @@ class WebhookActor(ZepixActor):
         answer = {"status": intake.status, "alert_id": alert_id}
         if intake.status == "duplicate":
             answer["duplicate_of"] = intake.duplicate_of
-            self.log.info("%s: duplicate %s of %s", self.path, alert_id, intake.duplicate_of)
+            self.log.debug("%s: duplicate %s of %s", self.path, alert_id, intake.duplicate_of)
         else:
-            self.log.info("%s: accepted %s %s %s %s from %s", self.path, alert_id, parsed.format.value,
+            self.log.debug("%s: accepted %s %s %s %s from %s", self.path, alert_id, parsed.format.value,
                           parsed.signal_type, parsed.symbol, client)
             self._route(m.AlertRoute(alert_id=alert_id, alert=alert, received_at=received))
         return 200, answer
