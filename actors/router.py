@@ -25,6 +25,16 @@ class RouterActor(ZepixActor):
     def setup(self) -> None:
         self.table = RoutingTable.from_config(self.config.get("routing", {}))
         self.counts = {"routed": 0, "skipped": 0}
+        # A fresh router can get alerts before its first Directory (different senders are not ordered); routing
+        # them against an empty directory skipped alerts whose plugin was running. They wait for the directory.
+        self.waiting: list = []
+        self.have_directory = bool(self.directory)
+
+    def on_directory(self, previous: dict) -> None:
+        self.have_directory = True
+        waiting, self.waiting = self.waiting, []
+        for msg in waiting:
+            self._on_route(msg, None)
 
     def config_sections(self) -> tuple:
         return ("routing",)
@@ -34,6 +44,9 @@ class RouterActor(ZepixActor):
 
     @handles(m.AlertRoute)
     def _on_route(self, msg: m.AlertRoute, sender) -> None:
+        if not self.have_directory:
+            self.waiting.append(msg)     # bounded by the webhook's routing.max_in_flight
+            return
         target, why = self.table.route(msg.alert)
         now = time.time()
         if target is None or self.peer(target) is None:

@@ -108,7 +108,7 @@ class WebhookActor(ZepixActor):
         # webhook was killed as hung. At most max_in_flight alerts wait for the router's answer; the rest wait
         # here, in order (they are in the journal as "accepted" either way).
         self.max_in_flight = int(cfg["routing"]["max_in_flight"])
-        self.in_flight: dict[str, float] = {}
+        self.in_flight: dict[str, tuple] = {}     # alert_id -> (sent at, AlertRoute)
         self.backlog: deque = deque()
         self.listener = self._listen(web["host"], int(web["port"]))
         self.log.info("%s: listening on %s:%d", self.path, web["host"], web["port"])
@@ -426,15 +426,16 @@ class WebhookActor(ZepixActor):
             msg = self.backlog.popleft()
             if msg.alert_id in self.in_flight:
                 continue
-            self.in_flight[msg.alert_id] = time.monotonic()
+            self.in_flight[msg.alert_id] = (time.monotonic(), msg)
             self.tell(router, msg)
 
     def _expire_in_flight(self, now: float) -> None:
-        # no answer from the router: it is busy or restarting; the alert stays "accepted" and is re-sent when a
-        # new router appears (_redeliver), so the window is freed rather than blocked forever
-        for alert_id, sent in list(self.in_flight.items()):
+        # no answer from the router in time (a message lost in transport): send it again; routing the same
+        # alert_id twice is harmless (plugins are idempotent by alert_id), never routing it is not
+        for alert_id, (sent, msg) in list(self.in_flight.items()):
             if now - sent > IN_FLIGHT_TIMEOUT:
                 del self.in_flight[alert_id]
+                self.backlog.appendleft(msg)
         self._pump()
 
     def on_directory(self, previous: dict) -> None:
