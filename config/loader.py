@@ -24,6 +24,7 @@ FREE_FORM |= {"positions.reentry.logic_windows", "positions.reentry.symbol_windo
               "positions.trailing.profiles", "sessions.windows"}
 # broker (issue 4): per-plugin magic numbers, paper symbol overrides and replay files, MT5 pip sizes
 FREE_FORM |= {"broker.magic", "broker.paper.symbols", "broker.paper.replay_files", "broker.mt5.pip_sizes"}
+FREE_FORM |= {"alerts.symbol_map", "routing.v6"}   # ingress
 
 # environment variable -> (dotted key, type)
 ENV_OVERRIDES: dict[str, tuple[str, type]] = {

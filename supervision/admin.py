@@ -8,6 +8,8 @@
     zepix-admin [--port N] chains [--json]   profit chains, re-entry watches, managed orders
     zepix-admin [--port N] sessions [--json] the forex session now, allowed symbols, the table
 
+    zepix-admin [--port N] alerts [--json] [--status S] [--limit N]   the alert journal, newest first
+
 NAME is a node's path (``trading/combined_v3``, with or without ``zepix-root/``) or a unique name. The CLI never
 starts an actor system: with nothing on the admin port it says so and exits 1.
 """
@@ -49,6 +51,12 @@ def parse_args(argv):
         c.add_argument("--json", action="store_true")
 
     add_broker_commands(sub)
+
+    a = sub.add_parser("alerts", help="the newest alerts of the journal, with per-stage latency")
+    a.add_argument("--json", action="store_true")
+    a.add_argument("--status", help="only alerts in this status (accepted, routed, decided, executed, rejected, "
+                                    "skipped, duplicate)")
+    a.add_argument("--limit", "--last", type=int, default=20, dest="limit", help="how many (default 20, max 500)")
     return p.parse_args(argv)
 
 
@@ -237,6 +245,51 @@ COMMANDS.update({"chains": cmd_chains, "sessions": cmd_sessions})
 from supervision.broker_cli import BROKER_COMMANDS, add_broker_commands  # noqa: E402
 
 COMMANDS.update(BROKER_COMMANDS)
+
+
+# -- ingress: the alert journal, asked of its writer (works without access to the data dir) ----------------------
+
+def cmd_alerts(client: AdminClient, args) -> int:
+    reply = client.ask_actor("ingress/webhook", m.Command(corr=new_corr(), name="alerts", user="cli",
+                                                          args={"limit": args.limit, "status": args.status or ""}),
+                             args.timeout)
+    if reply is None:
+        print("ingress/webhook is not running or did not answer", file=sys.stderr)
+        return 1
+    if not reply.ok:
+        print(reply.text, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(reply.data, indent=2, default=str))
+    else:
+        print(render_alerts(reply.data["alerts"], reply.data.get("counts", {})))
+    return 0
+
+
+def render_alerts(alerts: list, counts: dict) -> str:
+    def ms(latency: dict, *stages) -> str:
+        for stage in stages:
+            if stage in latency:
+                return f"{latency[stage] * 1000:.0f}"
+        return "-"
+
+    lines = [f"{'RECEIVED (UTC)':<23} {'ALERT ID':<31} {'FORMAT':<13} {'SIGNAL':<24} {'SYMBOL':<7} {'TF':>4} "
+             f"{'STATUS':<9} {'ROUTE ms':>8} {'DECIDE ms':>9} {'DONE ms':>8}  REASON"]
+    for a in alerts:
+        alert = a.get("alert") or {}
+        lat = a.get("latency", {})
+        at = a["received_at"]
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}"
+        lines.append(f"{when:<23} {a['alert_id']:<31} {(a.get('format') or '-'):<13} "
+                     f"{str(alert.get('signal_type') or '-')[:24]:<24} {str(alert.get('symbol') or '-'):<7} "
+                     f"{str(alert.get('timeframe') or '-'):>4} {a['status']:<9} {ms(lat, 'routed'):>8} "
+                     f"{ms(lat, 'decided'):>9} {ms(lat, 'executed', 'rejected', 'skipped'):>8}  "
+                     f"{a.get('reason', '')[:120]}")
+    lines.append("totals: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no alerts"))
+    return "\n".join(lines)
+
+
+COMMANDS["alerts"] = cmd_alerts
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

@@ -99,6 +99,11 @@ def test_start_status_and_stop(tmp_path):
         assert status.returncode == 0, status.stderr
         n = sum(1 for _ in walk(tree))   # ops (issue 8): subtrees have children of their own now
         assert f"{n} actors, {n} running" in status.stdout
+        # the banner's URL is the webhook's: an alert posted to it is accepted
+        body = json.dumps({"type": "entry", "symbol": "XAUUSD", "signal": "buy", "tf": "5m", "price": 1}).encode()
+        url = f"http://127.0.0.1:{r.webhook_port}/webhook/tok-123"
+        answer = wait_for(lambda: _post_ok(url, body), 10, what="webhook answers at the banner URL")
+        assert answer["status"] == "accepted"
         tree_json = subprocess.run([sys.executable, "-m", "supervision.admin", "--port", str(r.admin_port), "tree",
                                     "--json"], cwd=REPO, capture_output=True, text=True, timeout=30)
         node = json.loads(tree_json.stdout)
@@ -207,3 +212,12 @@ def test_member_host_runs_the_capability_child_and_its_loss_is_detected(tmp_path
             for g in {member.pid}:
                 hygiene.kill_group(g)
             member.wait(5)
+
+
+def _post_ok(url: str, body: bytes):
+    import urllib.request
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5) as resp:
+            return json.loads(resp.read())
+    except OSError:
+        return None

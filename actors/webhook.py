@@ -1,0 +1,488 @@
+"""The webhook actor (``ingress/webhook``): TradingView's way in, and the alert journal's only writer.
+
+It owns its listening socket without threads: Thespian watches the socket and every open connection
+(``watched_fds``), and each readiness is handled with non-blocking accept/recv and the sans-IO HTTP protocol of
+``gateways.http.protocol``. Endpoints:
+
+    POST /webhook/<token>[?symbol=..&strategy=..&tf=..]   an alert; answered only after the journal commit
+    GET  /health                                          liveness for load balancers and monitors
+
+An alert is authenticated by the URL token (constant-time compare; a wrong token is 401 and the body is never
+parsed), optionally by source address, parsed (``strategies.alerts.parse_alert``), de-duplicated, committed to
+the journal, answered, and handed to ``ingress/router``. Outcomes (``AlertOutcome``) from anyone move the alert's
+journal status on. After a restart of this actor or of the router, accepted alerts that were not routed yet are
+routed again (downstream is idempotent by alert_id). No limit, bad request or broken peer stops the actor.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import socket
+import sqlite3
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from actors import messages as m
+from actors.base import ZepixActor, handles
+from gateways.http.access import Access, RateLimiter
+from gateways.http.protocol import Limits, ProtocolError, Request, ServerConnection
+from gateways.storage.journal import Journal
+from strategies.alerts import AlertError, ParserSettings, content_key, dedupe_key, parse_alert
+
+ROUTER = "ingress/router"
+HINTS = ("symbol", "strategy", "tf")
+SWEEP_EVERY = 0.5            # seconds between checks for slow and idle connections
+RECV_CHUNK = 65536
+ACCEPT_BATCH = 64
+PURGE_EVERY = 86400.0
+LOG_PER_SECOND = 5
+IN_FLIGHT_TIMEOUT = 10.0    # seconds without the router's answer before an alert's slot is freed
+
+
+@dataclass
+class Conn:
+    sock: socket.socket
+    peer: str
+    proto: ServerConnection
+    opened: float
+    last: float                          # last byte received or response sent
+    started: float | None = None         # first byte of the request in progress
+    out: bytearray = field(default_factory=bytearray)
+
+
+def new_alert_id(received_at: float) -> str:
+    """Time-ordered and unique: '20260107T101500.123Z-1a2b3c4d'."""
+    stamp = datetime.fromtimestamp(received_at, timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3]
+    return f"{stamp}Z-{secrets.token_hex(4)}"
+
+
+def reject_status(err: AlertError) -> int:
+    """413 for an oversized body, 400 when the body is not readable at all, 422 for a readable wrong alert."""
+    if err.code == "too_large":
+        return 413
+    if err.code == "malformed" and err.field == "body":
+        return 400
+    return 422
+
+
+class WebhookActor(ZepixActor):
+
+    @property
+    def where(self) -> str:
+        """The directory path ("ingress/webhook"), as reported in AlertOutcome.source."""
+        return self.path.split("/", 1)[1] if self.path.startswith("zepix-root/") else self.path
+
+    def setup(self) -> None:
+        cfg = self.config
+        web = cfg["webhook"]
+        lim = web["limits"]
+        self.token = web.get("token") or ""
+        if not self.token:
+            from config.loader import ensure_webhook_token
+            self.token = ensure_webhook_token(cfg)
+        self.limits = Limits(max_body=lim["max_body_bytes"], max_header=lim["max_header_bytes"])
+        self.read_timeout = float(lim["read_timeout"])
+        self.keepalive_timeout = float(lim["keepalive_timeout"])
+        self.max_connections = int(lim["max_connections"])
+        self.rate = RateLimiter(rate=float(lim["rate_limit_per_ip"]), burst=int(lim["rate_limit_burst"]))
+        self.access = Access.from_config(web["access"])
+        self.parser = ParserSettings.from_mapping(cfg.get("alerts", {}))
+        jcfg = cfg["journal"]
+        self.dedupe_window = float(jcfg["dedupe_window"])
+        self.retention_s = float(jcfg["retention_days"]) * 86400.0
+        self.redeliver_max_age = float(jcfg["redeliver_max_age"])
+        self.journal = Journal(Path(cfg["system"]["data_dir"]) / jcfg["file"])
+        self.conns: dict[int, Conn] = {}
+        self._log_window, self._log_count, self._log_dropped = 0.0, 0, 0
+        self.stats = {"accepted": 0, "duplicate": 0, "rejected": 0, "unauthorized": 0, "forbidden": 0,
+                      "rate_limited": 0, "too_large": 0, "timeouts": 0, "overflow": 0, "errors": 0,
+                      "connections": 0, "redelivered": 0, "outcomes": 0}
+        self.routed_to = None          # router address the pending alerts were last delivered to
+        # Flow control towards the router: Thespian sends every outgoing message of an actor through one FIFO
+        # (20 in flight), so an unbounded stream of AlertRoute queued the heartbeat's Pong behind it and a busy
+        # webhook was killed as hung. At most max_in_flight alerts wait for the router's answer; the rest wait
+        # here, in order (they are in the journal as "accepted" either way).
+        self.max_in_flight = int(cfg["routing"]["max_in_flight"])
+        self.in_flight: dict[str, tuple] = {}     # alert_id -> (sent at, AlertRoute)
+        self.backlog: deque = deque()
+        self.listener = self._listen(web["host"], int(web["port"]))
+        self.log.info("%s: listening on %s:%d", self.path, web["host"], web["port"])
+        self._purge()
+        self.after(SWEEP_EVERY, "sweep")
+        self.after(PURGE_EVERY, "purge")
+        self._redeliver()
+
+    def _listen(self, host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        # a restarted webhook binds again at once, while the old instance's connections sit in TIME_WAIT
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.set_inheritable(False)
+        sock.bind((host, port))
+        sock.listen(512)
+        sock.setblocking(False)
+        return sock
+
+    def teardown(self) -> None:
+        for fd in list(self.conns):
+            self._close(fd)
+        listener = getattr(self, "listener", None)
+        if listener is not None:
+            listener.close()
+            self.listener = None
+        journal = getattr(self, "journal", None)
+        if journal is not None:
+            journal.close()
+
+    # -- sockets -----------------------------------------------------------------------------------------------
+    def watched_fds(self) -> list[int]:
+        listener = getattr(self, "listener", None)
+        if listener is None:
+            return []
+        return [listener.fileno(), *self.conns]
+
+    def on_watch(self, ready: list[int]) -> None:
+        for fd in ready:
+            if self.listener is not None and fd == self.listener.fileno():
+                self._accept()
+            elif fd in self.conns:
+                self._guarded_read(fd)
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, addr = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                # EMFILE and friends: the listener stays up; the next readiness tries again
+                self._say(logging.WARNING, "accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            now = time.monotonic()
+            conn = Conn(sock=sock, peer=str(addr[0]), proto=ServerConnection(self.limits), opened=now, last=now)
+            if len(self.conns) >= self.max_connections:
+                self.stats["overflow"] += 1
+                self._send_now(conn, conn.proto.respond_json(503, {"status": "error",
+                                                                   "error": "too many connections; retry"},
+                                                             close=True))
+                sock.close()
+                continue
+            self.stats["connections"] += 1
+            self.conns[sock.fileno()] = conn
+
+    def _guarded_read(self, fd: int) -> None:
+        # A bug in handling one connection closes that connection; it never takes the webhook (and every other
+        # client) down with it.
+        try:
+            self._read(fd)
+        except Exception:
+            self.stats["errors"] += 1
+            self.log.error("%s: connection handling failed: %s", self.path, traceback.format_exc())
+            self._close(fd)
+
+    def _read(self, fd: int) -> None:
+        conn = self.conns[fd]
+        while True:
+            try:
+                data = conn.sock.recv(RECV_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._close(fd)
+                return
+            now = time.monotonic()
+            if data and conn.started is None and conn.proto.idle:
+                conn.started = now
+            conn.last = now
+            conn.proto.feed(data)
+            if not data:
+                break
+            if len(data) < RECV_CHUNK:
+                break
+        self._serve(fd)
+
+    def _serve(self, fd: int) -> None:
+        conn = self.conns.get(fd)
+        if conn is None:
+            return
+        while conn.out == b"":
+            event = conn.proto.next_event()
+            if event is None:
+                break
+            if isinstance(event, ProtocolError):
+                out = self._protocol_error(conn, event)
+            else:
+                out = self._handle(conn, event)
+            conn.started = None if conn.proto.idle else time.monotonic()
+            if not self._send(fd, out):
+                return
+        if conn.out == b"" and conn.proto.should_close:
+            self._close(fd)
+
+    def _send(self, fd: int, data: bytes) -> bool:
+        """Send what the socket takes now; the rest waits for the sweep timer. False when the connection died."""
+        conn = self.conns[fd]
+        conn.out += data
+        try:
+            sent = conn.sock.send(conn.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._close(fd)
+            return False
+        del conn.out[:sent]
+        conn.last = time.monotonic()
+        if conn.out:
+            self.after(0.005, ("flush", fd))
+        return True
+
+    def _send_now(self, conn: Conn, data: bytes) -> None:
+        try:
+            conn.sock.send(data)
+        except OSError:
+            pass
+
+    def _flush(self, fd: int) -> None:
+        conn = self.conns.get(fd)
+        if conn is None or not conn.out:
+            return
+        if self._send(fd, b""):
+            self._serve(fd)
+
+    def _close(self, fd: int) -> None:
+        conn = self.conns.pop(fd, None)
+        if conn is not None:
+            try:
+                conn.sock.close()
+            except OSError:
+                pass
+
+    def on_timer(self, key) -> None:
+        if key == "sweep":
+            self._sweep()
+            self.after(SWEEP_EVERY, "sweep")
+        elif key == "purge":
+            self._purge()
+            self.after(PURGE_EVERY, "purge")
+        elif isinstance(key, tuple) and key[0] == "flush":
+            self._flush(key[1])
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        for fd, conn in list(self.conns.items()):
+            if conn.out:
+                if now - conn.last > self.read_timeout:     # a client that stopped reading its answer
+                    self._close(fd)
+                continue
+            if conn.started is not None and now - conn.started > self.read_timeout:
+                self.stats["timeouts"] += 1
+                self._send_now(conn, conn.proto.respond_json(
+                    408, {"status": "rejected", "error": f"request not complete within {self.read_timeout:g} s"},
+                    close=True))
+                self._close(fd)
+            elif conn.started is None and now - conn.last > self.keepalive_timeout:
+                self._close(fd)
+        self.rate.prune(now)
+        self._expire_in_flight(now)
+
+    def _say(self, level: int, fmt: str, *args) -> None:
+        """Log per-request events at most LOG_PER_SECOND lines a second. Thespian forwards an actor's log records
+        through the same outgoing queue as its messages: a flood of them (a token-guessing spray, a burst of bad
+        alerts) delayed the heartbeat answer until the supervisor killed the webhook as hung."""
+        now = time.monotonic()
+        if now - self._log_window >= 1.0:
+            if self._log_dropped:
+                self.log.warning("%s: %d more request log lines in the last second were left out", self.path,
+                                 self._log_dropped)
+            self._log_window, self._log_count, self._log_dropped = now, 0, 0
+        if self._log_count >= LOG_PER_SECOND:
+            self._log_dropped += 1
+            return
+        self._log_count += 1
+        self.log.log(level, "%s: " + fmt, self.path, *args)
+
+    # -- HTTP --------------------------------------------------------------------------------------------------
+    def _protocol_error(self, conn: Conn, err: ProtocolError) -> bytes:
+        if err.status == 413:
+            self.stats["too_large"] += 1
+        self._say(logging.INFO, "%s from %s: %s", err.status, conn.peer, err.reason)
+        return conn.proto.respond_json(err.status, {"status": "rejected", "error": err.reason}, close=True)
+
+    def _handle(self, conn: Conn, req: Request) -> bytes:
+        proto = conn.proto
+        if req.path == "/health":
+            if req.method not in ("GET", "HEAD"):
+                return proto.respond_json(405, {"error": "use GET"}, headers=(("allow", "GET, HEAD"),))
+            return proto.respond_json(200, {"status": "ok", "connections": len(self.conns),
+                                            "accepted": self.stats["accepted"]})
+        if req.path != "/webhook" and not req.path.startswith("/webhook/"):
+            return proto.respond_json(404, {"status": "rejected", "error": f"no such endpoint {req.path[:80]!r}; "
+                                                                           "alerts go to POST /webhook/<token>"})
+        client = self.access.client(conn.peer, req.headers.get("x-forwarded-for"))
+        if not self.access.allowed(client):
+            self.stats["forbidden"] += 1
+            self._say(logging.WARNING, "403 for %s (not in webhook.access.allow_ips)", client)
+            return proto.respond_json(403, {"status": "rejected", "error": "source address not allowed"})
+        ok, wait = self.rate.allow(client, time.monotonic())
+        if not ok:
+            self.stats["rate_limited"] += 1
+            return proto.respond_json(429, {"status": "rejected", "error": "too many requests; slow down"},
+                                      headers=(("retry-after", str(max(1, round(wait)))),))
+        token = req.path[len("/webhook/"):] if req.path.startswith("/webhook/") else ""
+        if not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), self.token.encode()):
+            self.stats["unauthorized"] += 1
+            self._say(logging.WARNING, "401 for %s (wrong or missing webhook token)", client)
+            return proto.respond_json(401, {"status": "rejected",
+                                            "error": "unauthorized: the webhook URL's token is wrong or missing"})
+        if req.method != "POST":
+            return proto.respond_json(405, {"status": "rejected", "error": "alerts must be sent with POST"},
+                                      headers=(("allow", "POST"),))
+        status, answer = self.intake(req.body, {k: req.query[k] for k in HINTS if req.query.get(k)}, client)
+        return proto.respond_json(status, answer)
+
+    # -- alerts ------------------------------------------------------------------------------------------------
+    def intake(self, body: bytes, hints: dict, client: str) -> tuple[int, dict]:
+        """Parse, de-duplicate, journal (committed), route; the HTTP status and answer for the client."""
+        received = time.time()
+        alert_id = new_alert_id(received)
+        try:
+            parsed = parse_alert(body, hints=hints, settings=self.parser)
+        except AlertError as err:
+            error = err.to_dict()
+            try:
+                self.journal.reject(alert_id=alert_id, received_at=received, client=client, hints=hints,
+                                    raw_body=body, error=error)
+            except sqlite3.Error as exc:
+                return self._journal_down(exc)
+            self.stats["rejected"] += 1
+            self._say(logging.INFO, "rejected %s from %s: %s", alert_id, client, err.message)
+            answer = {"status": "rejected", "alert_id": alert_id, "error": err.message, "code": err.code,
+                      "field": err.field}
+            if err.hint:
+                answer["hint"] = err.hint
+            return reject_status(err), answer
+        alert = parsed.to_dict()
+        arrived = datetime.fromtimestamp(received, timezone.utc)
+        try:
+            intake = self.journal.accept(
+                alert_id=alert_id, received_at=received, client=client, hints=hints, raw_body=body, alert=alert,
+                dedupe_key=dedupe_key(parsed, body, arrived),
+                content_key=None if parsed.alert_id else content_key(parsed, body), window_s=self.dedupe_window)
+        except sqlite3.Error as exc:
+            return self._journal_down(exc)
+        self.stats[intake.status] += 1
+        answer = {"status": intake.status, "alert_id": alert_id}
+        if intake.status == "duplicate":
+            answer["duplicate_of"] = intake.duplicate_of
+            self.log.debug("%s: duplicate %s of %s", self.path, alert_id, intake.duplicate_of)
+        else:
+            self.log.debug("%s: accepted %s %s %s %s from %s", self.path, alert_id, parsed.format.value,
+                          parsed.signal_type, parsed.symbol, client)
+            self._route(m.AlertRoute(alert_id=alert_id, alert=alert, received_at=received))
+        return 200, answer
+
+    def _journal_down(self, exc: Exception) -> tuple[int, dict]:
+        # Without a journal there is no promise to make: the client is told to retry, nothing is acknowledged.
+        self.stats["errors"] += 1
+        self.notify("journal_error", "CRITICAL", f"alert journal write failed: {exc}")
+        return 503, {"status": "error", "error": "the alert journal is unavailable; retry"}
+
+    def _redeliver(self) -> None:
+        """Route again what was accepted but not yet routed, when the router is (again, or newly) there."""
+        router = self.peer(ROUTER)
+        if router is None or router == self.routed_to:
+            return
+        # A new webhook also re-sends "routed" alerts: outcomes sent to the old instance while it was down are
+        # lost, and a plugin answers a repeated alert_id with the outcome it already has (idempotent by alert_id).
+        statuses = ("accepted", "routed") if self.routed_to is None else ("accepted",)
+        self.routed_to = router
+        self.in_flight.clear()
+        self.backlog.clear()
+        now = time.time()
+        for entry in self.journal.pending(statuses):
+            if now - entry["received_at"] > self.redeliver_max_age:
+                self.journal.transition(entry["alert_id"], "skipped", source=self.where, at=now,
+                                        reason=f"not routed within {self.redeliver_max_age:g} s (restart); "
+                                               "too old to act on")
+                continue
+            self.stats["redelivered"] += 1
+            self._route(m.AlertRoute(alert_id=entry["alert_id"], alert=entry["alert"],
+                                     received_at=entry["received_at"]))
+
+    def _route(self, msg: m.AlertRoute) -> None:
+        self.backlog.append(msg)
+        self._pump()
+
+    def _pump(self) -> None:
+        router = self.peer(ROUTER)
+        while router is not None and self.backlog and len(self.in_flight) < self.max_in_flight:
+            msg = self.backlog.popleft()
+            if msg.alert_id in self.in_flight:
+                continue
+            self.in_flight[msg.alert_id] = (time.monotonic(), msg)
+            self.tell(router, msg)
+
+    def _expire_in_flight(self, now: float) -> None:
+        # no answer from the router in time (a message lost in transport): send it again; routing the same
+        # alert_id twice is harmless (plugins are idempotent by alert_id), never routing it is not
+        for alert_id, (sent, msg) in list(self.in_flight.items()):
+            if now - sent > IN_FLIGHT_TIMEOUT:
+                del self.in_flight[alert_id]
+                self.backlog.appendleft(msg)
+        self._pump()
+
+    def on_directory(self, previous: dict) -> None:
+        self._redeliver()
+
+    def _purge(self) -> None:
+        if self.retention_s > 0:
+            n = self.journal.purge(before=time.time() - self.retention_s)
+            if n:
+                self.log.info("%s: purged %d finished alerts older than the retention", self.path, n)
+
+    @handles(m.AlertOutcome)
+    def _on_outcome(self, msg: m.AlertOutcome, sender) -> None:
+        self.stats["outcomes"] += 1
+        if self.in_flight.pop(msg.alert_id, None) is not None:
+            self._pump()
+        try:
+            source = msg.source[len("zepix-root/"):] if msg.source.startswith("zepix-root/") else msg.source
+            moved = self.journal.transition(msg.alert_id, msg.status, source=source, reason=msg.reason,
+                                            detail=dict(msg.detail), at=msg.at or time.time())
+        except ValueError as exc:
+            self.log.warning("%s: outcome from %s refused: %s", self.path, msg.source, exc)
+            return
+        if moved is None:
+            self.log.warning("%s: outcome %s for unknown alert %s from %s", self.path, msg.status, msg.alert_id,
+                             msg.source)
+
+    # -- admin -------------------------------------------------------------------------------------------------
+    def on_command(self, msg: m.Command, sender):
+        if msg.name == "alerts":
+            try:
+                limit = max(1, min(int(msg.args.get("limit", 20)), 500))
+            except (TypeError, ValueError):
+                return m.CommandReply(corr=msg.corr, ok=False, text="limit must be an integer")
+            status = msg.args.get("status") or None
+            entries = self.journal.recent(limit=limit, status=status)
+            for e in entries:
+                e["raw_body"] = e["raw_body"][:2000]
+            return m.CommandReply(corr=msg.corr, ok=True, text=f"{len(entries)} alerts",
+                                  data={"alerts": entries, "counts": self.journal.counts()})
+        if msg.name == "alert":
+            entry = self.journal.get(str(msg.args.get("id", "")))
+            if entry is None:
+                return m.CommandReply(corr=msg.corr, ok=False, text=f"no alert {msg.args.get('id')!r}")
+            return m.CommandReply(corr=msg.corr, ok=True, text=entry["status"], data={"alert": entry})
+        return super().on_command(msg, sender)
+
+    def status_data(self) -> dict:
+        return {**self.stats, "open_connections": len(getattr(self, "conns", {})),
+                "in_flight": len(getattr(self, "in_flight", {})), "backlog": len(getattr(self, "backlog", ()))}

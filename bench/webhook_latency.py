@@ -1,0 +1,204 @@
+"""Webhook acknowledgement latency and throughput on loopback, against a running Zepix and a minimal aiohttp server.
+
+    python bench/webhook_latency.py [--requests 2000] [--levels 1,50,200]
+
+For each concurrency level, that many keep-alive clients (asyncio, one connection each) POST unique V3 alerts
+until ``--requests`` are answered; a request's latency runs from its first byte sent to its last byte received,
+and the answer is only sent after the journal commit (WAL, synchronous=NORMAL), so it includes parse, dedupe,
+journal write and the HTTP round trip. Then the run waits until every accepted alert has been routed and
+decided by a plugin test double (``tests.support.plugins.RecordingPlugin`` at ``trading/combined_v3``) and
+reports the sustained rate, zero loss checked in the journal.
+
+The same client load is run against a minimal aiohttp server (in its own process) doing the same work per
+request (parse_alert, dedupe keys, Journal.accept on its own file), and the ratio of the two is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import bench_system, summary, table  # noqa: E402
+from tests.support.system import free_port, wait_for  # noqa: E402
+
+TOKEN = "b" + uuid.uuid4().hex
+
+
+def alert_body(i: int) -> bytes:
+    return json.dumps({"type": "entry_v3", "signal_type": "Institutional_Launchpad", "symbol": "XAUUSD",
+                       "direction": "buy", "tf": "15", "price": 4335.49, "consensus_score": 8, "sl_price": 4328.12,
+                       "tp1_price": 4346.545, "tp2_price": 4357.6, "mtf_trends": "1,1,1,1,-1", "market_trend": 1,
+                       "position_multiplier": 0.8, "id": f"{uuid.uuid4().hex}-{i}"}).encode()
+
+
+async def _client(port: int, path: str, jobs: asyncio.Queue, lat: list, ids: list, errors: list) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while True:
+            try:
+                i = jobs.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            body = alert_body(i)
+            req = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}"
+                   f"\r\n\r\n").encode() + body
+            t0 = time.perf_counter()
+            writer.write(req)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            data = await reader.readexactly(length)
+            lat.append(time.perf_counter() - t0)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors.append(head.split(b"\r\n", 1)[0].decode())
+                continue
+            ids.append(json.loads(data)["alert_id"])
+    finally:
+        writer.close()
+
+
+async def _load(port: int, path: str, clients: int, n: int):
+    jobs: asyncio.Queue = asyncio.Queue()
+    for i in range(n):
+        jobs.put_nowait(i)
+    lat: list = []
+    ids: list = []
+    errors: list = []
+    t0 = time.perf_counter()
+    await asyncio.gather(*(_client(port, path, jobs, lat, ids, errors) for _ in range(clients)))
+    return lat, ids, errors, time.perf_counter() - t0
+
+
+def load(port: int, path: str, clients: int, n: int):
+    return asyncio.run(_load(port, path, clients, n))
+
+
+AIOHTTP_SERVER = r'''
+import sys, time, secrets
+from datetime import datetime, timezone
+from aiohttp import web
+from gateways.storage.journal import Journal
+from strategies.alerts import AlertError, ParserSettings, content_key, dedupe_key, parse_alert
+port, db = int(sys.argv[1]), sys.argv[2]
+journal, settings = Journal(db), ParserSettings()
+async def hook(request):
+    body = await request.read()
+    received = time.time()
+    alert_id = f"{received:.3f}-{secrets.token_hex(4)}"
+    try:
+        parsed = parse_alert(body, settings=settings)
+    except AlertError as err:
+        return web.json_response({"status": "rejected", "error": err.message}, status=422)
+    intake = journal.accept(alert_id=alert_id, received_at=received, client=request.remote or "", hints={},
+                            raw_body=body, alert=parsed.to_dict(),
+                            dedupe_key=dedupe_key(parsed, body, datetime.fromtimestamp(received, timezone.utc)),
+                            content_key=None if parsed.alert_id else content_key(parsed, body), window_s=300.0)
+    return web.json_response({"status": intake.status, "alert_id": alert_id})
+app = web.Application(client_max_size=65536)
+app.router.add_post("/webhook/{token}", hook)
+web.run_app(app, host="127.0.0.1", port=port, print=lambda *a: print("READY", flush=True), access_log=None)
+'''
+
+
+def run_levels(name: str, port: int, path: str, levels: list[int], n: int) -> dict:
+    out = {}
+    load(port, path, 4, 100)          # warm-up (connections, page cache, JIT-free Python paths)
+    for clients in levels:
+        lat, ids, errors, wall = load(port, path, clients, n)
+        s = summary([x * 1000 for x in lat])
+        out[clients] = {"p50": s["p50"], "p90": s["p90"], "p99": s["p99"], "max": s["max"], "rate": len(lat) / wall,
+                        "ok": len(ids), "errors": len(errors), "ids": ids}
+        print(f"{name}: {clients} clients: {len(lat)} answers in {wall:.2f}s, errors {len(errors)}"
+              + (f" (first: {errors[0]})" if errors else ""), file=sys.stderr)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--levels", default="1,50,200")
+    args = ap.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load {os.getloadavg()[0]:.2f}")
+
+    toml = (f'token = "{TOKEN}"\n[webhook.limits]\nrate_limit_per_ip = 0.0\nmax_connections = 1024\n'
+            '[[supervision.extra]]\nparent = "trading"\nname = "combined_v3"\n'
+            'actor = "tests.support.plugins.RecordingPlugin"\n')
+    with bench_system(toml) as s:
+        port = s.config["webhook"]["port"]
+        zepix = run_levels("zepix", port, f"/webhook/{TOKEN}", levels, args.requests)
+        ids = [i for r in zepix.values() for i in r["ids"]]
+        db = Path(s.config["system"]["data_dir"]) / s.config["journal"]["file"]
+
+        def decided() -> int:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                return conn.execute("SELECT COUNT(*) FROM alerts WHERE status = 'decided'").fetchone()[0]
+            finally:
+                conn.close()
+
+        # sustained: first let the latency runs drain, then one burst at 50 clients, timed from its first request
+        # until every one of its alerts is decided
+        wait_for(lambda: decided() >= len(ids) + 100, 300, interval=0.1, what="latency runs drained")
+        base = decided()
+        t0 = time.perf_counter()
+        lat, burst_ids, errors, wall = load(port, f"/webhook/{TOKEN}", 50, args.requests)
+        try:
+            wait_for(lambda: decided() - base >= len(burst_ids), 120, interval=0.05, what="all decided")
+        except AssertionError:
+            pass
+        routed_wall = time.perf_counter() - t0
+        expected = len(ids) + len(burst_ids) + 100        # +100: the warm-up
+        try:
+            wait_for(lambda: decided() >= expected, 60, what="every alert decided")
+        except AssertionError:
+            pass
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        by_status = dict(conn.execute("SELECT status, COUNT(*) FROM alerts GROUP BY status").fetchall())
+        conn.close()
+        print(f"journal: {by_status}", file=sys.stderr)
+        lost = expected - decided()
+
+    aport = free_port()
+    adb = Path(os.environ.get("TMPDIR", "/tmp")) / f"zepix-bench-aiohttp-{uuid.uuid4().hex}.db"
+    proc = subprocess.Popen([sys.executable, "-c", AIOHTTP_SERVER, str(aport), str(adb)],
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout.readline().startswith("READY")
+        aio = run_levels("aiohttp", aport, f"/webhook/{TOKEN}", levels, args.requests)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(adb) + suffix).unlink(missing_ok=True)
+
+    rows = []
+    for c in levels:
+        z, a = zepix[c], aio[c]
+        rows.append([c, f"{z['p50']:.2f} ms", f"{z['p99']:.2f} ms", f"{z['max']:.2f} ms", f"{z['rate']:.0f}/s",
+                     z["errors"], f"{a['p50']:.2f} ms", f"{a['p99']:.2f} ms", f"{a['rate']:.0f}/s",
+                     f"{z['p99'] / a['p99']:.2f}", f"{z['rate'] / a['rate']:.2f}"])
+    table(["clients", "zepix p50", "zepix p99", "zepix max", "zepix acks", "errors", "aiohttp p50", "aiohttp p99",
+           "aiohttp acks", "p99 ratio", "rate ratio"], rows,
+          title=f"Ack latency (journal commit included), {args.requests} unique V3 alerts per level, keep-alive")
+    table(["alerts", "acked at 50 clients", "all routed+decided", "sustained rate", "lost"],
+          [[len(burst_ids), f"{wall:.2f} s", f"{routed_wall:.2f} s", f"{len(burst_ids) / routed_wall:.0f}/s",
+            lost]], title="Sustained: journaled, routed and decided by a plugin, zero loss")
+    return 0 if lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+"""The way in, end to end: real HTTP on loopback against a running Zepix (webhook + journal + router + a plugin
+test double). Each test posts as its own client address (X-Forwarded-For through the trusted loopback proxy),
+so per-address rate limits never couple tests, and uses alerts of its own so dedupe never couples them either.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from actors import messages as m
+from actors.webhook import reject_status
+from strategies.alerts import AlertError, parse_alert
+from tests.support.system import REPO, running_system, wait_for
+from tests.unit.test_alert_samples import SAMPLE_JSONL   # the shared sample, embedded (kept equal by that test)
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "t" + uuid.uuid4().hex          # built at run time: no token-shaped literal in git
+BURST = 30
+
+TOML = f'''token = "{TOKEN}"
+[webhook.limits]
+read_timeout = 1.0
+rate_limit_per_ip = 1.0
+rate_limit_burst = {BURST}
+max_body_bytes = 65536
+[webhook.access]
+trusted_proxies = ["127.0.0.1"]
+[supervision.subtrees.trading]
+builtin = false
+[supervision.subtrees.broker]
+builtin = false
+[[supervision.extra]]
+parent = "trading"
+name = "combined_v3"
+actor = "tests.support.plugins.RecordingPlugin"
+backoff_max = 0.2
+'''
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("webhook")
+    with running_system(tmp, TOML) as s:
+        yield s
+
+
+def v3(alert_id: str | None = None, symbol: str = "XAUUSD", tf: str = "15", **extra) -> bytes:
+    body = {"type": "entry_v3", "signal_type": "Institutional_Launchpad", "symbol": symbol, "direction": "buy",
+            "tf": tf, "price": 4335.49, "consensus_score": 8, "sl_price": 4328.12, "tp1_price": 4346.545,
+            "tp2_price": 4357.6, "mtf_trends": "1,1,1,1,-1", "market_trend": 1, "position_multiplier": 0.8, **extra}
+    if alert_id:
+        body["id"] = alert_id
+    return json.dumps(body).encode()
+
+
+def client_ip() -> str:
+    """An address of this test's own (TEST-NET-2), sent as X-Forwarded-For."""
+    n = uuid.uuid4().int
+    return f"198.51.{n % 250}.{(n >> 8) % 250 + 1}"
+
+
+def post(system, body: bytes, path: str | None = None, ip: str | None = None, conn=None):
+    port = system.config["webhook"]["port"]
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", path or f"/webhook/{TOKEN}", body,
+                     headers={"Content-Type": "text/plain", "X-Forwarded-For": ip or client_ip()})
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else {}, dict(resp.getheaders())
+    finally:
+        if own:
+            conn.close()
+
+
+def journal_row(system, alert_id: str):
+    """Read the journal file directly (read-only, a second connection): proves the commit happened."""
+    db = Path(system.config["system"]["data_dir"]) / system.config["journal"]["file"]
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT status, reason, client, format FROM alerts WHERE alert_id = ?",
+                            (alert_id,)).fetchone()
+    finally:
+        conn.close()
+
+
+def entry(system, alert_id: str) -> dict | None:
+    reply = system.client.ask_actor("ingress/webhook", m.Command(corr=uuid.uuid4().hex, name="alert",
+                                                                 args={"id": alert_id}), 3.0)
+    return reply.data["alert"] if reply and reply.ok else None
+
+
+def status_of(system, alert_id: str) -> str | None:
+    e = entry(system, alert_id)
+    return e["status"] if e else None
+
+
+def test_accepted_alert_is_journaled_before_the_answer_then_routed_and_decided(system):
+    ip = client_ip()
+    status, answer, _ = post(system, v3(), ip=ip)
+    assert status == 200 and answer["status"] == "accepted", answer
+    row = journal_row(system, answer["alert_id"])            # read right after the answer: already committed
+    assert row is not None and row[2] == ip and row[3] == "v3"
+    e = wait_for(lambda: (x := entry(system, answer["alert_id"])) and x["status"] == "decided" and x, 10,
+                 what="decided by the plugin double")
+    assert sorted(t["status"] for t in e["transitions"]) == ["accepted", "decided", "routed"]   # any order
+    steps = {t["status"]: t for t in e["transitions"]}
+    assert steps["routed"]["source"] == "ingress/router"
+    assert steps["routed"]["detail"] == {"target": "trading/combined_v3"}
+    assert steps["decided"]["source"] == "trading/combined_v3"
+    routes = (system.test_dir / "combined_v3.routes").read_text().split()
+    assert answer["alert_id"] in routes
+
+
+def test_every_sample_payload_gets_the_answer_its_parse_calls_for(system):
+    lines = [json.loads(line) for line in SAMPLE_JSONL.splitlines() if line.strip()]
+    accepted = 0
+    for sample in lines:
+        body = sample["raw"].encode() if "raw" in sample else json.dumps(sample["payload"]).encode()
+        try:
+            parse_alert(body)
+            want = 200
+        except AlertError as err:
+            want = reject_status(err)
+        status, answer, _ = post(system, body)
+        assert status == want, (sample["format"], answer)
+        if status == 200:
+            assert answer["status"] in ("accepted", "duplicate")
+            accepted += 1
+        else:
+            assert answer["status"] == "rejected" and answer["error"] and answer["field"], answer
+            assert journal_row(system, answer["alert_id"])[0] == "rejected"
+    expected = sum(1 for s in lines if s["format"].startswith(("v3_", "v6_pipe_")) or s["format"] in (
+        "legacy_json_bias", "legacy_json_trend", "legacy_json_entry", "legacy_json_exit", "legacy_json_reversal"))
+    assert accepted == expected
+
+
+def test_wrong_or_missing_token_is_401_and_nothing_is_journaled(system):
+    before = system.client.ask_actor("ingress/webhook", m.StatusRequest(corr="s1"), 3.0).data
+    for path in ("/webhook/" + "x" * len(TOKEN), "/webhook/", "/webhook", f"/webhook/{TOKEN}x"):
+        status, answer, _ = post(system, b"not even an alert", path=path)
+        assert status == 401 and answer["status"] == "rejected" and "token" in answer["error"]
+        assert "alert_id" not in answer
+    after = system.client.ask_actor("ingress/webhook", m.StatusRequest(corr="s2"), 3.0).data
+    assert after["unauthorized"] - before["unauthorized"] == 4
+    assert after["rejected"] == before["rejected"]
+
+
+def test_oversized_body_is_413_and_the_webhook_keeps_serving(system):
+    status, answer, headers = post(system, b"x" * 65537)
+    assert status == 413 and "65536" in answer["error"]
+    status, answer, _ = post(system, v3(alert_id=uuid.uuid4().hex))
+    assert status == 200 and answer["status"] == "accepted"
+
+
+def test_rate_limit_per_client_address_is_429_with_retry_after(system):
+    ip = client_ip()
+    port = system.config["webhook"]["port"]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)   # one keep-alive connection
+    codes = [post(system, b"{}", ip=ip, conn=conn)[0] for _ in range(BURST)]
+    status, answer, headers = post(system, b"{}", ip=ip, conn=conn)
+    conn.close()
+    assert set(codes) == {400} or set(codes) == {422}, codes      # all let through (and rejected as alerts)
+    assert status == 429 and int(headers["retry-after"]) >= 1
+    assert post(system, b"{}", ip=client_ip())[0] != 429           # another address is not affected
+
+
+def test_malformed_alerts_are_rejected_naming_the_field(system):
+    status, answer, _ = post(system, b'{"type":"entry_v3", "symbol": ')
+    assert status == 400 and answer["field"] == "body" and answer["code"] == "malformed"
+    status, answer, _ = post(system, v3(symbol="BTCUSD"))
+    assert status == 422 and answer["field"] == "symbol" and "BTCUSD" in answer["error"]
+    status, answer, _ = post(system, v3(mtf_trends="1,1,1,1"))
+    assert status == 422 and answer["field"] == "mtf_trends" and "4 values" in answer["error"]
+    e = entry(system, answer["alert_id"])
+    assert e["status"] == "rejected" and e["error"]["field"] == "mtf_trends" and e["raw_body"]
+
+
+def test_plain_alertcondition_text_is_answered_with_how_to_send_a_payload(system):
+    status, answer, _ = post(system, b"New Bullish Entry Signal on XAUUSD 5")
+    assert status == 422 and answer["code"] == "plain_text"
+    assert '"type":"entry"' in answer["hint"] and "Any alert() function call" in answer["hint"]
+
+
+def test_a_repeat_is_a_duplicate_and_is_routed_once(system):
+    body = v3(alert_id=uuid.uuid4().hex)
+    s1, first, _ = post(system, body)
+    s2, second, _ = post(system, body)
+    assert (s1, first["status"]) == (200, "accepted")
+    assert (s2, second["status"], second["duplicate_of"]) == (200, "duplicate", first["alert_id"])
+    wait_for(lambda: status_of(system, first["alert_id"]) == "decided", 10, what="first decided")
+    routes = (system.test_dir / "combined_v3.routes").read_text().split()
+    assert routes.count(first["alert_id"]) == 1 and second["alert_id"] not in routes
+    assert status_of(system, second["alert_id"]) == "duplicate"
+
+
+def test_ticker_placeholder_is_repaired_from_the_url_hint(system):
+    body = v3(alert_id=uuid.uuid4().hex, symbol="{{ticker}}")
+    status, answer, _ = post(system, body, path=f"/webhook/{TOKEN}?symbol=EURUSD")
+    assert status == 200, answer
+    e = entry(system, answer["alert_id"])
+    assert e["alert"]["symbol"] == "EURUSD" and e["repairs"] and e["hints"] == {"symbol": "EURUSD"}
+
+
+def test_alert_for_a_plugin_that_is_not_running_is_skipped_with_the_reason(system):
+    body = (f"BULLISH_ENTRY|EURUSD|5|1.0850|BUY|HIGH|9{uuid.uuid4().int % 10}|27.3|STRONG|1.0840|1.0860|1.0870|"
+            "1.0880|5/1|TL_OK|")
+    status, answer, _ = post(system, body.encode())
+    assert status == 200 and answer["status"] == "accepted", answer
+    e = wait_for(lambda: (x := entry(system, answer["alert_id"])) and x["status"] == "skipped" and x, 10,
+                 what="skipped by the router")
+    assert e["reason"] == "plugin trading/price_action_5m is not running"
+    assert e["transitions"][-1]["source"] == "ingress/router"
+
+
+def test_slow_client_is_timed_out_and_does_not_block_others(system):
+    port = system.config["webhook"]["port"]
+    slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+    slow.sendall(b"POST /webhook/" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    status, answer, _ = post(system, v3(alert_id=uuid.uuid4().hex))   # others are served meanwhile
+    assert status == 200
+    data = b""
+    while chunk := slow.recv(4096):    # the webhook answers 408 after read_timeout (1 s) and closes
+        data += chunk
+    slow.close()
+    assert data.startswith(b"HTTP/1.1 408")
+
+
+def test_health_and_unknown_paths(system):
+    port = system.config["webhook"]["port"]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/health")
+    resp = conn.getresponse()
+    assert resp.status == 200 and json.loads(resp.read())["status"] == "ok"
+    conn.request("GET", "/nope")
+    resp = conn.getresponse()
+    assert resp.status == 404 and b"/webhook/<token>" in resp.read()
+    conn.close()
+
+
+def test_concurrent_posts_are_all_acknowledged_and_journaled(system):
+    bodies = [v3(alert_id=uuid.uuid4().hex) for _ in range(100)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda b: post(system, b), bodies))
+    assert all(r[0] == 200 and r[1]["status"] == "accepted" for r in results), [r[:2] for r in results if r[0] != 200]
+    assert all(journal_row(system, r[1]["alert_id"]) is not None for r in results)
+
+
+def test_admin_alerts_command_lists_the_journal(system):
+    status, answer, _ = post(system, v3(alert_id=uuid.uuid4().hex))
+    wait_for(lambda: status_of(system, answer["alert_id"]) == "decided", 10, what="decided")
+    port = str(system.config["system"]["admin_port"])
+    out = subprocess.run([sys.executable, "-m", "supervision.admin", "--port", port, "alerts", "--json",
+                          "--status", "decided", "--limit", "3"], cwd=REPO, capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert len(data["alerts"]) <= 3 and all(a["status"] == "decided" for a in data["alerts"])
+    assert answer["alert_id"] in [a["alert_id"] for a in data["alerts"]]
+    lat = data["alerts"][0]["latency"]
+    assert lat["accepted"] == 0 and lat["decided"] > 0 and lat["routed"] > 0
+    out = subprocess.run([sys.executable, "-m", "supervision.admin", "--port", port, "alerts", "--limit", "5"],
+                         cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "ROUTE ms" in out.stdout and "totals:" in out.stdout
+
+
+def test_killed_webhook_and_router_come_back_and_nothing_is_lost(system):
+    # alerts journaled before the kill stay; the new webhook binds the port again and keeps accepting
+    before = [post(system, v3(alert_id=uuid.uuid4().hex))[1]["alert_id"] for _ in range(5)]
+    old_pid = system.node("ingress/webhook")["pid"]
+    os.kill(old_pid, signal.SIGKILL)
+    system.wait_node("ingress/webhook", lambda n: n["state"] == "running" and n["pid"] != old_pid, 10,
+                     what="webhook restarted")
+    status, answer, _ = wait_for(lambda: _try_post(system), 5, what="webhook answers again")
+    assert status == 200 and answer["status"] == "accepted"
+    for alert_id in before + [answer["alert_id"]]:
+        wait_for(lambda: status_of(system, alert_id) == "decided", 10, what=f"{alert_id} decided")
+
+    # with the router gone, accepted alerts wait in the journal and are routed when it is back
+    router_pid = system.node("ingress/router")["pid"]
+    os.kill(router_pid, signal.SIGKILL)
+    during = [post(system, v3(alert_id=uuid.uuid4().hex))[1]["alert_id"] for _ in range(5)]
+    system.wait_node("ingress/router", lambda n: n["state"] == "running" and n["pid"] != router_pid, 10,
+                     what="router restarted")
+    for alert_id in during:
+        wait_for(lambda: status_of(system, alert_id) == "decided", 10, what=f"{alert_id} decided after restart")
+    routes = (system.test_dir / "combined_v3.routes").read_text().split()
+    assert all(routes.count(a) >= 1 for a in during)
+
+
+def _try_post(system):
+    try:
+        return post(system, v3(alert_id=uuid.uuid4().hex))
+    except OSError:
+        return None
