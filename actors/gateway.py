@@ -798,7 +798,11 @@ class BrokerGateway(ZepixActor):
                 since = datetime.fromtimestamp(float(args.get("since", time.time() - 86400)), tz=timezone.utc)
                 data = {"deals": _plain(self.broker.deals(since, args.get("magic")))}
             elif what == "symbol":
-                data = _plain(self.broker.symbol_info(str(args["symbol"])))
+                info = self.broker.symbol_info(str(args["symbol"]))
+                data = _plain(info)
+                # MetaTrader's own names as well: strategies.risk.pips reads symbol facts under them
+                data.update(trade_tick_value=str(info.tick_value), trade_tick_size=str(info.tick_size),
+                            trade_contract_size=str(info.contract_size))
             elif what == "tick":
                 data = _plain(self.broker.tick(str(args["symbol"])))
             else:

@@ -189,6 +189,11 @@ class PluginActor(ZepixActor):
                                       trade_id=None, version=self.pset.version)
             self._outcome(aid, "rejected", reason, sender)
             return
+        if alert.price is not None:
+            # the paper broker's "alert" price source follows each symbol's latest alert (MT5 ignores this); sent
+            # before any intent of this alert, from this same actor, so the gateway sees the price first
+            self.tell_peer(GATEWAY, m.AlertPrice(symbol=alert.broker_symbol, price=alert.price, at=msg.received_at,
+                                                 alert_id=aid))
         base = dict(alert_id=aid, received=now.isoformat(), signal_type=alert.signal_type, symbol=alert.symbol,
                     direction=alert.direction.value if alert.direction else None, timeframe=alert.timeframe,
                     signal_json=msg.alert, trade_id=None, version=self.pset.version)

@@ -65,5 +65,10 @@ class RouterActor(ZepixActor):
         self.tell(self.peer(target), msg)
         self.counts["routed"] += 1
 
+    @handles(m.AlertOutcome)
+    def _on_outcome(self, msg: m.AlertOutcome, sender) -> None:
+        # plugins answer whoever handed them the alert as well as the journal; the journal's copy is the record
+        self.counts["answered"] = self.counts.get("answered", 0) + 1
+
     def status_data(self) -> dict:
         return dict(getattr(self, "counts", {}))

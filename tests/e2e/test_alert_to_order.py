@@ -1,0 +1,78 @@
+"""The whole way, with nothing stood in: ``python run.py`` (paper broker), a V3 alert POSTed over HTTP to the URL
+the banner prints, the router, the combined_v3 plugin, the risk actor, the broker gateway, the journal, the
+position manager and the admin CLI. One alert must become exactly two paper positions (Order A and Order B), end
+"executed" in the journal, and a repeat of the same alert must place nothing."""
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.e2e.test_run import run_py
+from tests.support.system import REPO, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def v3_buy(alert_id: str) -> bytes:
+    return json.dumps({"type": "entry_v3", "signal_type": "Institutional_Launchpad", "symbol": "XAUUSD",
+                       "direction": "buy", "tf": "15", "price": 4335.49, "consensus_score": 8,
+                       "sl_price": 4328.12, "tp1_price": 4346.545, "tp2_price": 4357.6,
+                       "mtf_trends": "1,1,1,1,-1", "market_trend": 1, "position_multiplier": 0.8,
+                       "id": alert_id}).encode()
+
+
+def post(port: int, token: str, body: bytes):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", f"/webhook/{token}", body, headers={"Content-Type": "text/plain"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def admin(r, *argv):
+    done = subprocess.run([sys.executable, "-m", "supervision.admin", "--port", str(r.admin_port), *argv],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_a_v3_alert_becomes_two_paper_positions_once(tmp_path):
+    token = "t" + uuid.uuid4().hex
+    with run_py(tmp_path, env={"ZEPIX_WEBHOOK_TOKEN": token}) as r:
+        r.wait_ready(40)
+        alert_id = "e2e-" + uuid.uuid4().hex[:8]
+        # the first POST may come before every actor has the directory; the webhook journals it anyway
+        status, answer = wait_for(lambda: (a := post(r.webhook_port, token, v3_buy(alert_id)))[0] == 200 and a, 20,
+                                  what="webhook accepts")
+        assert answer["status"] == "accepted", answer
+
+        def journal_row():
+            rows = json.loads(admin(r, "alerts", "--json"))
+            rows = rows.get("alerts", rows) if isinstance(rows, dict) else rows
+            return next((a for a in rows if a.get("alert_id") == answer["alert_id"]), None)
+
+        row = wait_for(lambda: (a := journal_row()) and a["status"] in ("executed", "rejected", "skipped") and a,
+                       30, interval=0.2, what="the alert reaches a final state")
+        assert row["status"] == "executed", row
+
+        def positions():
+            data = json.loads(admin(r, "positions", "--json"))
+            return data.get("positions", data) if isinstance(data, dict) else data
+
+        held = wait_for(lambda: len(p := positions()) == 2 and p, 10, what="two paper positions")
+        assert {p["symbol"] for p in held} == {"XAUUSD"}
+        assert {p["side"] for p in held} == {"BUY"}
+        # the same alert again: answered as a duplicate, and still two positions
+        status, again = post(r.webhook_port, token, v3_buy(alert_id))
+        assert status == 200 and again["status"] == "duplicate", again
+        assert len(positions()) == 2
+        # the position manager took Order B into a profit-booking chain
+        chains = wait_for(lambda: (c := json.loads(admin(r, "chains", "--json"))) and c, 10, what="chains")
+        assert "XAUUSD" in json.dumps(chains)
