@@ -94,6 +94,12 @@ class Job:
 
 class BrokerGateway(ZepixActor):
 
+    @staticmethod
+    def actorSystemCapabilityCheck(capabilities: dict, requirements: dict) -> bool:
+        # Thespian places an actor by asking its class, not by comparing the requirements itself: without this
+        # a gateway that requires `mt5` (placement = "member") was created on the leader, next to no terminal
+        return all(capabilities.get(k) == v for k, v in (requirements or {}).items())
+
     # -- life --------------------------------------------------------------------------------------------------
     def setup(self) -> None:
         from gateways.broker.factory import adapter_name, build_broker

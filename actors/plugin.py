@@ -34,6 +34,7 @@ from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
 
 GATEWAY = "broker/gateway"
+LOST_GATEWAY = "broker unreachable: the member host running broker/gateway was lost"
 RISK = "trading/risk"
 JOURNAL = "ingress/webhook"
 
@@ -83,6 +84,7 @@ class PluginActor(ZepixActor):
         self.by_corr: dict[str, str] = {}         # risk corr -> alert_id
         self.symbol_info: dict[str, dict] = {}
         self.asked_symbols: set[str] = set()
+        self.gateway_seen = False                 # a gateway was in the directory once (startup is not a loss)
         self.risk: m.RiskState | None = None
         self.decisions = 0
         self.latency_ms: list[float] = []
@@ -124,6 +126,8 @@ class PluginActor(ZepixActor):
 
     def on_directory(self, previous: dict) -> None:
         gw = self.peer(GATEWAY)
+        if gw is None and previous.get(GATEWAY) is not None and self._gateway_remote():
+            self._gateway_lost()
         for job in list(self.jobs.values()):
             if job.risk_corr and not job.risk_sent:
                 job.risk_sent = self.tell_peer(RISK, job.risk_msg)
@@ -133,8 +137,25 @@ class PluginActor(ZepixActor):
                     job.sent_at[iid] = time.monotonic()
                     self.tell(gw, job.intents[iid])
         if gw is not None and gw != previous.get(GATEWAY):
+            self.gateway_seen = True
             self.asked_symbols.clear()
             self._resend_pending()
+
+    # -- a gateway on a member host ------------------------------------------------------------------------------
+    def _gateway_remote(self) -> bool:
+        return (self.config.get("broker") or {}).get("placement", "local") == "member"
+
+    def _gateway_lost(self) -> None:
+        """The member host running broker/gateway was lost (its heartbeat stopped and the supervisor took the
+        gateway out of the directory). Every intent still waiting is answered now instead of being held until
+        the host returns. One that reached the gateway may still have been placed: the gateway reconciles with
+        the terminal when it comes back and adopts such a position, so it is never sent a second time here."""
+        for job in list(self.jobs.values()):
+            for iid in list(job.intents):
+                if iid in job.results:
+                    continue
+                job.unsent.discard(iid)
+                self._intent_result(job, iid, False, LOST_GATEWAY)
 
     # -- helpers -----------------------------------------------------------------------------------------------
     def _today(self) -> str:
@@ -344,6 +365,10 @@ class PluginActor(ZepixActor):
         job.sent_at[iid] = time.monotonic()
         self.by_intent[iid] = job.alert_id
         if not self.tell_peer(GATEWAY, msg):
+            if self.gateway_seen and self._gateway_remote():
+                # its member host is gone: nothing brings it back soon, so the trader hears it now (issue 4)
+                self._intent_result(job, iid, False, LOST_GATEWAY)
+                return
             job.unsent.add(iid)   # sent when the gateway appears; refused after order_timeout
 
     # -- risk --------------------------------------------------------------------------------------------------

@@ -131,6 +131,19 @@ def _running(args) -> bool:
     return any(port_in_use(p) for p in ports)
 
 
+def _families(args) -> dict:
+    """plugin -> the family configured for it (``[plugins.NAME] family``), to check its database against."""
+    from config.errors import ConfigError
+    from config.loader import load_config
+    from strategies.plugins import plugin_settings
+
+    try:
+        cfg = load_config(args.config)
+        return {name: plugin_settings(cfg, name).family for name in (cfg.get("plugins") or {})}
+    except ConfigError:
+        return {}
+
+
 def cmd_db(args) -> int:
     from gateways.storage.catalog import check
 
@@ -139,7 +152,7 @@ def cmd_db(args) -> int:
         print(f"Zepix is running (admin port {args.port} in use): stop it before migrating; its actors apply their "
               f"own migrations at start", file=sys.stderr)
         return 1
-    reports = check(data_dir, apply=args.action == "migrate")
+    reports = check(data_dir, apply=args.action == "migrate", families=_families(args))
     print(f"databases in {data_dir}:")
     if not reports:
         print("  (none)")

@@ -17,24 +17,41 @@ from gateways.storage.migrations import Migration, SchemaTooNew, integrity, migr
 from gateways.storage.sqlite import open_db
 
 
-def family_of(plugin: str) -> str:
-    fams = sorted(plugin_db.FAMILY_MIGRATIONS, key=len, reverse=True)
-    for fam in fams:
-        if plugin == fam or plugin.startswith(fam + "_") or plugin.startswith(fam):
-            return fam
-    return "common"
+def family_of(plugin: str, families: dict | None = None) -> str:
+    """The family whose migrations a plugin's database carries: the configured one (``[plugins.NAME] family``)
+    when known, else the plugin's default (combined_v3 -> v3, legacy_v4 -> legacy, the rest -> v6), the same
+    rule the plugin actor uses when it opens its database."""
+    from strategies.plugins import default_family
+
+    return (families or {}).get(plugin) or default_family(plugin)
 
 
-def migrations_of(data_dir: Path, db: Path) -> tuple[str, list[Migration] | None]:
-    """(what it is, its migrations or None when this tool does not know the file)."""
+def _owned() -> dict[Path, tuple[str, list[Migration] | None]]:
+    """The other capabilities' databases: relative path -> (owner, migrations; None when it has none)."""
+    # imported here: the owners' modules are actors (Thespian) and this module also serves the offline CLI
+    from actors.positions_store import MIGRATIONS as positions
+    from actors.risk import MIGRATIONS as risk
+    from gateways.broker.ledger import MIGRATIONS as ledger
+    from gateways.storage.journal import MIGRATIONS as journal
+
+    return {Path("alerts.db"): ("alert journal", journal), Path("broker/gateway.db"): ("gateway ledger", ledger),
+            Path("broker/paper.db"): ("paper broker account", None), Path("risk.db"): ("risk state", risk),
+            Path("positions.db"): ("position manager", positions)}
+
+
+def migrations_of(data_dir: Path, db: Path, families: dict | None = None) -> tuple[str, list[Migration] | None]:
+    """(what it is, its migrations or None when it has none / this tool does not know the file)."""
     rel = db.relative_to(data_dir)
     if rel == Path(central_db.FILE):
         return "central", central_db.MIGRATIONS
     if rel == Path(config_history.FILE):
         return "config history", config_history.MIGRATIONS
     if len(rel.parts) == 2 and rel.parts[0] == "plugins":
-        fam = family_of(db.stem)
+        fam = family_of(db.stem, families)
         return f"plugin {db.stem} ({fam})", plugin_db.migrations_for(fam)
+    owned = _owned().get(rel)
+    if owned:
+        return owned
     return "unknown owner", None
 
 
@@ -63,11 +80,11 @@ class DbReport:
         return f"{self.path:<36} {self.kind:<32} v{ver:>3}/{latest:<3} {state}"
 
 
-def check(data_dir: str | Path, apply: bool = False) -> list[DbReport]:
+def check(data_dir: str | Path, apply: bool = False, families: dict | None = None) -> list[DbReport]:
     root = Path(data_dir)
     reports = []
     for db in databases(root):
-        kind, migs = migrations_of(root, db)
+        kind, migs = migrations_of(root, db, families)
         rep = DbReport(path=str(db.relative_to(root)), kind=kind)
         reports.append(rep)
         try:

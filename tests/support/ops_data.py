@@ -15,7 +15,9 @@ from gateways.storage.sqlite import open_db
 
 def plugin_db(data_dir: Path, plugin: str) -> sqlite3.Connection:
     conn = open_db(path_for(data_dir, plugin))
-    migrate(conn, migrations_for("common"))
+    from strategies.plugins import default_family
+
+    migrate(conn, migrations_for(default_family(plugin)))   # what the plugin actor itself applies
     return conn
 
 

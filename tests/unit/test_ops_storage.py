@@ -178,3 +178,44 @@ def test_toml_edit_keeps_comments_and_refuses_what_it_cannot_edit():
     assert "[ops.dbsync]\nretry_delays = [1.0, 2.0]" in set_key(text, "ops.dbsync.retry_delays", [1.0, 2.0])
     with pytest.raises(ValueError, match="edit it by hand"):
         set_key("ops = {health = {max_rss_mb = 1.0}}\n", "ops.health.max_rss_mb", 2.0)
+
+
+def test_backup_of_databases_being_written_is_consistent(tmp_path):
+    """Every database of a data dir, at any depth, is copied while a writer keeps committing: each copy passes
+    integrity_check and holds whole transactions only (each one writes a debit and its matching credit)."""
+    import threading
+
+    from tests.support.system import wait_for
+
+    names = ["alerts.db", "broker/gateway.db", "risk.db", "positions.db", "plugins/combined_v3.db", "zepix_bot.db"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        c = open_db(tmp_path / name)
+        c.execute("CREATE TABLE t (tx INTEGER, amount INTEGER)")
+        c.close()
+    stop, done = threading.Event(), [0]
+
+    def writer():
+        conn = open_db(tmp_path / "broker/gateway.db")
+        while not stop.is_set():
+            with conn:
+                conn.execute("INSERT INTO t VALUES (?, ?)", (done[0], 7))
+                conn.execute("INSERT INTO t VALUES (?, ?)", (done[0], -7))
+            done[0] += 1
+        conn.close()
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        wait_for(lambda: done[0] > 200, 10, what="writer under way")
+        result = backup.backup_all(tmp_path, tmp_path / "backups", retention=3, pages=1)
+        at_copy = done[0]
+    finally:
+        stop.set()
+        th.join(10)
+    assert not result["errors"] and sorted(result["copied"]) == sorted(names)
+    copy = sqlite3.connect(f"{result['set']}/broker/gateway.db")
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    n, total = copy.execute("SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM t").fetchone()
+    copy.close()
+    assert n % 2 == 0 and total == 0 and 0 < n // 2 <= at_copy + 1
