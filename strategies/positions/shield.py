@@ -2,8 +2,9 @@
 
 When an order hits its SL and the shield is on, two "shield" orders open in the opposite direction at
 `lot_multiplier` x the original lot (rounded down to the volume step): SL at the original entry, Shield A's TP one
-loss gap (x `order_a_rr`) beyond the SL price, Shield B without a TP (handed to profit booking when
-`profit_booking_for_b`). If price comes back `recovery_threshold` of the loss gap from the SL toward the entry, the
+loss gap (x `order_a_rr`) beyond the SL price, Shield B without a TP when
+`profit_booking_for_b` (for profit booking; the hand-off to a profit chain is not wired yet, so it runs until the
+recovery level, its SL or a manual close), else with Shield A's TP. If price comes back `recovery_threshold` of the loss gap from the SL toward the entry, the
 shields are closed and the normal SL-hunt recovery resumes (`ResumeRecovery`). When a shield cannot open (switched
 off, too many shields, daily-loss headroom below `min_daily_loss_buffer`, lot below the minimum) the caller falls
 back to normal recovery if `fallback_to_recovery`.
@@ -181,7 +182,8 @@ def open_shields(book: ShieldBook, settings: ShieldSettings, spec: SymbolSpec, *
     a = PlaceOrder(client_id=f"{sid}-A", chain_id=chain_id, symbol=spec.symbol, side=shield_side, lots=lot,
                    sl_pips=sl_pips, tp_pips=tp_pips, comment="SHIELD_A", level=0)
     b = PlaceOrder(client_id=f"{sid}-B", chain_id=chain_id, symbol=spec.symbol, side=shield_side, lots=lot,
-                   sl_pips=sl_pips, tp_pips=None, comment="SHIELD_B", level=0)
+                   sl_pips=sl_pips, tp_pips=None if settings.profit_booking_for_b else tp_pips, comment="SHIELD_B",
+                   level=0)
     trigger = sl_price + side.sign * gap * settings.recovery_threshold
     shield = Shield(sid, chain_id, order_id, spec.symbol, side, logic, entry, sl_price, lots, lot, trigger,
                     (a.client_id, b.client_id), (a.client_id, b.client_id), chain_profit, now)

@@ -130,3 +130,10 @@ def test_bad_settings_refused():
         SH.ShieldSettings.from_mapping({"recovery_threshold": "1.5"})
     with pytest.raises(ConfigError):
         SH.ShieldSettings.from_mapping({"shield_lot": "0.5"})
+
+
+def test_without_profit_booking_shield_b_gets_shield_a_target():
+    s = SH.ShieldSettings(enabled=True, profit_booking_for_b=False)
+    _, acts, _ = gold_buy_stopped(settings=s)
+    a, b = [x for x in acts if isinstance(x, PlaceOrder)]
+    assert b.tp_pips == a.tp_pips
