@@ -666,7 +666,7 @@ class PositionManager(ZepixActor):
         return opened or not self.cfg.shield.fallback_to_recovery
 
     def _resume_recovery(self, a: SH.ResumeRecovery) -> None:
-        now = self.now()
+        now = a.at
         book, acts = R.register_sl_hunt(
             self.book, self.cfg.reentry, self.symbol_spec(a.symbol), chain_id=a.chain_id, order_id=a.order_id,
             side=a.side, logic=a.logic, entry=a.entry, sl_price=a.sl_price, lots=a.lots, chain_profit=a.chain_profit,

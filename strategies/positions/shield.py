@@ -72,6 +72,7 @@ class ResumeRecovery:
     sl_price: Decimal
     lots: Decimal
     chain_profit: Decimal
+    at: datetime  # the tick's time: the recovery watch starts then (and may fire on that same tick)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def on_tick(book: ShieldBook, settings: ShieldSettings, symbol: str, bid: Decima
         actions.append(Notify("shield_closed", f"🛡 {symbol} back at {bid} (recovery level {s.trigger}): shields "
                                                f"closed, SL-hunt recovery resumes", "HIGH"))
         actions.append(ResumeRecovery(s.shield_id, s.chain_id, s.source_order_id, s.symbol, s.side, s.logic,
-                                      s.entry, s.sl_price, s.lots, s.chain_profit))
+                                      s.entry, s.sl_price, s.lots, s.chain_profit, now))
     return replace(book, shields=tuple(keep)), actions
 
 
