@@ -13,7 +13,7 @@ broker's positions (BrokerQuery "positions"). Every action is published on topic
 and, when the trader should see it, sent as a notification.
 
 Commands: chains, stop_chain {chain_id}, stop_all_chains, sessions, session_edit {sessions: {...}}, session_reset,
-allowed {symbol, source}, events.
+allowed {symbol, source}, events, shield {state: on|off|status} (reverse shield, strategies/positions/shield.py).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from config.errors import ConfigError
 from strategies import sessions as S
 from strategies.positions import chains as C
 from strategies.positions import reentry as R
+from strategies.positions import shield as SH
 from strategies.positions import trailing as T
 from strategies.positions.actions import CloseOrder, ModifySL, Notify, PlaceOrder, ReEnter, RecoveryOutcome
 from strategies.risk.config_fields import boolean, clock, dec, sequence
@@ -69,6 +70,7 @@ class Settings:
         self.chains = C.ChainSettings.from_mapping(pos.pop("chains", {}), f"{p}.chains")
         self.reentry = R.ReentrySettings.from_mapping(pos.pop("reentry", {}), f"{p}.reentry")
         self.trailing = T.TrailingSettings.from_mapping(pos.pop("trailing", {}), f"{p}.trailing")
+        self.shield = SH.ShieldSettings.from_mapping(pos.pop("shield", {}), f"{p}.shield")
         self.sessions = S.SessionSettings.from_mapping(config.get("sessions", {}), "sessions")
         self.enabled = boolean(pos.get("enabled", True), f"{p}.enabled")
         self.gateway = str(pos.get("gateway", "broker/gateway"))
@@ -93,8 +95,8 @@ class Settings:
         self.v3_plugins = tuple(str(x) for x in sequence(pos.get("v3_plugins", ["combined_v3"]), f"{p}.v3_plugins"))
         self.session_force_close = boolean(pos.get("session_force_close", True), f"{p}.session_force_close")
         self.reverse_shield = boolean(pos.get("reverse_shield", False), f"{p}.reverse_shield")
-        if self.reverse_shield:
-            raise ConfigError(f"{p}.reverse_shield", True, "false (the reverse shield is not implemented yet)")
+        if self.reverse_shield:   # the old switch: same as [positions.shield] enabled = true
+            self.shield = replace(self.shield, enabled=True)
         self.chain_plugins = tuple(str(x) for x in sequence(pos.get("chain_plugins", ["combined_v3", "legacy_v4"]),
                                                             f"{p}.chain_plugins"))
         risk = config.get("risk")
@@ -118,6 +120,9 @@ class PositionManager(ZepixActor):
         self.by_ticket = {t["ticket"]: cid for cid, t in self.tracked.items() if t.get("ticket") is not None}
         book = self.store.get("book")
         self.book = R.ReentryBook.from_dict(book) if book else R.ReentryBook()
+        shields = self.store.get("shields")
+        self.shields = SH.ShieldBook.from_dict(shields) if shields else SH.ShieldBook()
+        self.risk_headroom: Decimal | None = None   # from trading/risk's RiskState (topic "risk")
         self.meta: dict[str, dict] = self.store.get("meta", {})     # chain id -> owner plugin, trade id, timeframe
         self.trend: dict[str, str] = self.store.get("trend", {})    # "SYMBOL|logic" -> BUY | SELL | ""
         self.session_id: str | None = self.store.get("session_id")
@@ -142,6 +147,7 @@ class PositionManager(ZepixActor):
         for path in self.cfg.tick_sources:
             wanted.setdefault(path, []).append("ticks")
         wanted.setdefault(self.cfg.gateway, []).append("trades")
+        wanted.setdefault("trading/risk", []).append("risk")   # daily-loss headroom for the reverse shield
         for path in self.cfg.entry_sources:
             wanted.setdefault(path, []).append("entries")
         for path, topics in wanted.items():
@@ -168,7 +174,8 @@ class PositionManager(ZepixActor):
                 "watches": len(self.book.watches),
                 "open_orders": sum(1 for t in self.tracked.values() if t["status"] != "closed"),
                 "quotes": {s: str(q[0]) for s, q in self.quotes.items()}, "resumed": self.resumed,
-                "resent": self.resent, "session": self.session_id, "directory": len(self.directory)}
+                "resent": self.resent, "session": self.session_id, "directory": len(self.directory),
+                "shields": len(self.shields.shields), "risk_headroom": _s(self.risk_headroom)}
 
     # ------------------------------------------------------------------ helpers
     def _reset_dirty(self) -> None:
@@ -217,6 +224,11 @@ class PositionManager(ZepixActor):
         if book is not self.book:
             self.book = book
             self.d_kv["book"] = book.to_dict()
+
+    def _shield_book(self, book: SH.ShieldBook) -> None:
+        if book is not self.shields:
+            self.shields = book
+            self.d_kv["shields"] = book.to_dict()
 
     def event(self, kind: str, text: str, priority: str = "INFO", chain_id: str = "", symbol: str = "",
               notify: bool = True, **data) -> None:
@@ -328,6 +340,10 @@ class PositionManager(ZepixActor):
                 t = {**t, "trail": new.to_dict()}
                 self._touch(t)
             self._execute(acts, chain_id=t["chain"])
+        if any(s.symbol == symbol for s in self.shields.shields):
+            shields, acts = SH.on_tick(self.shields, self.cfg.shield, symbol, bid, now)
+            self._shield_book(shields)
+            self._execute(acts)
         if any(w.symbol == symbol for w in self.book.watches) or self.book.day_start is None:
             book, acts = R.on_tick(self.book, self.cfg.reentry, symbol, bid, now, self._alignment(),
                                    self.day_start(now))
@@ -343,6 +359,10 @@ class PositionManager(ZepixActor):
         self.trend[f"{msg.symbol}|{msg.logic}"] = side
         self.d_kv["trend"] = self.trend
         self._flush()
+
+    @handles(m.RiskState)
+    def _on_risk_state(self, msg: m.RiskState, sender) -> None:
+        self.risk_headroom = _d(msg.headroom)
 
     @handles(m.TradeOpened)
     def _on_opened(self, msg: m.TradeOpened, sender) -> None:
@@ -541,6 +561,10 @@ class PositionManager(ZepixActor):
             new, acts = C.on_reject(chain, self.cfg.chains, self.symbol_spec(t["symbol"]), t["cid"], reason, now)
             self._set_chain(new)
             self._execute(acts, chain_id=chain.chain_id)
+        elif self.shields.owner(t["cid"]) is not None:
+            shields, acts = SH.on_order_closed(self.shields, t["cid"], Decimal(0))
+            self._shield_book(shields)
+            self._execute(acts, chain_id=t["chain"])
 
     def _closed(self, t: dict, pnl: Decimal, price: Decimal | None, why: str, now: datetime) -> None:
         if t["status"] == "closed":
@@ -583,11 +607,19 @@ class PositionManager(ZepixActor):
             book, acts = R.on_recovery_closed(self.book, self.cfg.reentry, pnl, now, ds)
             self._book(book)
             self._execute(acts, chain_id=chain_id)
+        if self.shields.owner(t["cid"]) is not None or str(t.get("kind") or "").startswith("SHIELD_"):
+            # a shield order: no re-entry of its own
+            shields, acts = SH.on_order_closed(self.shields, t["cid"], pnl)
+            self._shield_book(shields)
+            self._execute(acts, chain_id=chain_id)
+            return
         if not self.cfg.enabled:
             return
         if why == "sl":
             sl_price = _d(t["sl"]) or price
             if sl_price is None or t.get("entry") is None:
+                return
+            if self.shields.is_on(self.cfg.shield) and self._open_shields(t, sl_price, price, pnl, now):
                 return
             book, acts = R.register_sl_hunt(
                 self.book, self.cfg.reentry, spec, chain_id=chain_id, order_id=t["cid"], side=side,
@@ -610,6 +642,37 @@ class PositionManager(ZepixActor):
             if w is not None:
                 self.event("tp_watch", f"👀 TP continuation on {w.symbol} {w.side.value}: re-entry at {w.trigger} "
                                        f"(SL {w.sl_pips:.1f} pips)", "LOW", chain_id=chain_id, symbol=w.symbol)
+
+    def _open_shields(self, t: dict, sl_price: Decimal, price: Decimal | None, pnl: Decimal, now: datetime) -> bool:
+        """Reverse shield after an SL hit; True when the SL-hunt recovery must not start now (shields opened, or
+        skipped without fallback)."""
+        side = Side(t["side"])
+        quote = self.quotes.get(t["symbol"])
+        if price is not None:
+            # the SL fill is fresher than the last tick (the broker reports the hit before the tick that caused
+            # it): price the shields there, or their stops land off the entry / get widened near a stale quote
+            spread = quote[1] - quote[0] if quote else Decimal(0)
+            bid, ask = (price, price + spread) if side is Side.BUY else (price - spread, price)
+            self.quotes[t["symbol"]] = (bid, ask, quote[2] if quote else time.time())
+        else:
+            bid, ask = (quote[0], quote[1]) if quote else (sl_price, sl_price)
+        shields, acts, opened = SH.open_shields(
+            self.shields, self.cfg.shield, self.symbol_spec(t["symbol"]), chain_id=t["chain"], order_id=t["cid"],
+            side=side, logic=t.get("logic"), entry=_d(t["entry"]), sl_price=sl_price, lots=_d(t["lots"]), bid=bid,
+            ask=ask, headroom=self.risk_headroom,
+            chain_profit=_d(self.realised.get(t["chain"], "0")) - pnl, now=now)
+        self._shield_book(shields)
+        self._execute(acts, chain_id=t["chain"])
+        return opened or not self.cfg.shield.fallback_to_recovery
+
+    def _resume_recovery(self, a: SH.ResumeRecovery) -> None:
+        now = a.at
+        book, acts = R.register_sl_hunt(
+            self.book, self.cfg.reentry, self.symbol_spec(a.symbol), chain_id=a.chain_id, order_id=a.order_id,
+            side=a.side, logic=a.logic, entry=a.entry, sl_price=a.sl_price, lots=a.lots, chain_profit=a.chain_profit,
+            now=now, day_start=self.day_start(now))
+        self._book(book)
+        self._execute(acts, chain_id=a.chain_id)
 
     def _stop_chain(self, chain_id: str, reason: str, now: datetime) -> bool:
         chain = self.chains.get(chain_id)
@@ -653,6 +716,8 @@ class PositionManager(ZepixActor):
                 self.event(a.kind, a.text, a.priority, chain_id=chain_id, symbol=chain.symbol if chain else "")
             elif isinstance(a, ReEnter):
                 self._reenter(a)
+            elif isinstance(a, SH.ResumeRecovery):
+                self._resume_recovery(a)
             elif isinstance(a, RecoveryOutcome):
                 chain = self.chains.get(a.chain_id)
                 if chain is not None:
@@ -824,8 +889,17 @@ class PositionManager(ZepixActor):
             return ok("", events=self.store.events(int(msg.args.get("limit", 50))))
         if msg.name == "latency":
             return ok("", seconds=list(self.latency))
+        if msg.name == "shield":
+            arg = str(msg.args.get("state", msg.args.get("arg", "status"))).lower()
+            if arg in ("on", "off"):
+                self._shield_book(SH.set_enabled(self.shields, arg == "on"))
+                self.event("shield_switch", f"🛡 reverse shield {arg} ({msg.user or 'someone'})", "MEDIUM")
+            elif arg != "status":
+                raise ValueError(f"shield takes on, off or status, not {arg!r}")
+            st = SH.status(self.shields, self.cfg.shield)
+            return ok(f"reverse shield {'ON' if st['enabled'] else 'OFF'}, {len(st['shields'])} open", **st)
         return m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no command {msg.name!r}; commands: "
-                              "chains, stop_chain, stop_all_chains, sessions, session_edit, session_reset, allowed, events")
+                              "chains, stop_chain, stop_all_chains, sessions, session_edit, session_reset, allowed, events, shield")
 
     def _chains_data(self) -> dict:
         chains = []

@@ -215,6 +215,44 @@ def test_stop_chain_command_and_admin_listing(system):
     assert chain_of(s, "USDJPY")["status"] == "STOPPED"
 
 
+def test_reverse_shield_opens_two_opposite_orders_then_hands_back_to_recovery(system):
+    s = system
+    assert cmd(s, POS, "shield", state="status").data["enabled"] is False     # off by default
+    assert cmd(s, POS, "shield", state="on").data["enabled"] is True
+    headroom = wait_for(lambda: status(s).get("risk_headroom"), 15, what="daily-loss headroom from trading/risk")
+    assert D(headroom) >= 50
+    try:
+        open_trade(s, "T-SH", "GBPJPY", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 30, "tp_pips": 60}],
+                   "190.000", pip="0.01")
+        orig = next(p for p in book(s)["positions"] if p["symbol"] == "GBPJPY")
+        entry, sl = D(orig["price_open"]), D(orig["sl"])
+        gap = entry - sl
+        price(s, "GBPJPY", str(sl - D("0.01")))                             # stopped out
+        shields = wait_for(lambda: len(p := [p for p in book(s)["positions"] if p["symbol"] == "GBPJPY"]) == 2 and p,
+                           10, what="two shield orders")
+        by = {p["comment"]: p for p in shields}
+        a, b = by["SHIELD_A"], by["SHIELD_B"]
+        assert a["side"] == b["side"] == "SELL" and a["volume"] == b["volume"] == "0.05"   # 0.5 x 0.10
+        assert D(a["sl"]) == D(b["sl"]) == entry                           # SL at the original entry
+        assert D(a["tp"]) == sl - gap                                       # 1:1 beyond the SL price
+        assert b["tp"] in ("None", "0", "0.0", "0.000")                     # B is left to profit booking
+        assert [w for w in chains(s)["watches"] if w["symbol"] == "GBPJPY"] == []   # recovery waits
+        trigger = sl + gap * D("0.70")
+        price(s, "GBPJPY", str(trigger - D("0.01")))
+        assert len([p for p in book(s)["positions"] if p["symbol"] == "GBPJPY"]) == 2
+        price(s, "GBPJPY", str(trigger))
+        (re,) = wait_for(lambda: [d for d in in_deals(s, "SL_HUNT_REENTRY") if d["symbol"] == "GBPJPY"], 10,
+                         what="recovery resumed after the shields")
+        left = wait_for(lambda: (p := [p for p in book(s)["positions"] if p["symbol"] == "GBPJPY"]) and len(p) == 1
+                        and p, 10, what="shields closed")
+        assert left[0]["side"] == "BUY" and left[0]["comment"] == "LOGIC1_SL_HUNT_REENTRY"
+        kinds = {e["kind"] for e in cmd(s, POS, "events", limit=200).data["events"]}
+        assert {"shield_opened", "shield_closed"} <= kinds
+        assert cmd(s, POS, "shield", state="status").data["shields"] == []
+    finally:
+        cmd(s, POS, "shield", state="off")
+
+
 def test_dead_zone_force_closes_open_positions(system):
     s = system
     open_trade(s, "T-DZ", "XAUUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 300, "tp_pips": 600}],

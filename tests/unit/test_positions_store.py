@@ -35,12 +35,21 @@ def test_default_config_is_valid_and_matches_the_facts():
     s = Settings(load_config(env={}))
     assert s.chains.multipliers == (1, 2, 4, 8, 16) and s.reentry.retracement == Decimal("0.7")
     assert s.sessions.session("dead_zone").force_close and s.sessions.timezone == "Asia/Kolkata"
-    assert not s.reverse_shield and s.gateway == "broker/gateway"
+    assert not s.reverse_shield and not s.shield.enabled and s.gateway == "broker/gateway"
+    assert (s.shield.lot_multiplier, s.shield.recovery_threshold, s.shield.max_concurrent) == (
+        Decimal("0.5"), Decimal("0.70"), 3)
+
+
+def test_old_reverse_shield_switch_turns_the_shield_on():
+    cfg = load_config(env={})
+    cfg["positions"] = {**cfg["positions"], "reverse_shield": True}
+    assert Settings(cfg).shield.enabled
 
 
 @pytest.mark.parametrize("section, bad", [
     ({"positions": {"sl_system": "sl-9"}}, "positions.sl_system"),
-    ({"positions": {"reverse_shield": True}}, "positions.reverse_shield"),
+    ({"positions": {"reverse_shield": "maybe"}}, "positions.reverse_shield"),
+    ({"positions": {"shield": {"recovery_threshold": "1.5"}}}, "positions.shield.recovery_threshold"),
     ({"positions": {"chains": {"multipliers": [1, 2]}}}, "positions.chains.multipliers"),
     ({"sessions": {"windows": {"asian": {"start": "25:00"}}}}, "sessions.windows.asian.start"),
 ])
