@@ -804,8 +804,11 @@ class PositionManager(ZepixActor):
 
     def _reenter(self, a: ReEnter) -> None:
         plugin = self.meta.get(a.chain_id, {}).get("plugin", "")
+        quote = self.quotes.get(a.symbol)
+        price = (quote[1] if a.side is Side.BUY else quote[0]) if quote else None
         sig = m.ReEntrySignal(signal_id=f"pos-reenter-{a.chain_id}-{self.book.seq}", plugin=plugin, symbol=a.symbol,
-                              side=a.side.value, logic=a.logic or "", timeframe=a.timeframe or "", reason=a.reason)
+                              side=a.side.value, logic=a.logic or "", timeframe=a.timeframe or "", reason=a.reason,
+                              price=price)
         sent = bool(plugin) and self.tell_peer(f"trading/{plugin}", sig)
         self.event("reenter_signal", f"🔁 exit continuation: {a.symbol} {a.side.value} entry signal to "
                                      f"{plugin or 'no plugin'} ({a.reason}){'' if sent else ' - not delivered'}",

@@ -88,6 +88,8 @@ def test_v3_buy_places_orders_a_and_b_with_their_lots_and_stops(system):
     assert [o["status"] for o in journal if o["alert_id"] == aid] == ["decided", "executed"]
 
 
+
+
 def test_the_same_alert_twice_places_nothing_more(system):
     before = broker_orders(system)
     outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry()), "v3-buy-1")
@@ -122,6 +124,32 @@ def test_bearish_exit_closes_the_sells(system):
     assert outs[-1].status == "executed", outs
     wait_for(lambda: not db(system, "combined_v3").execute(
         "SELECT 1 FROM trades WHERE status='OPEN'").fetchall(), 5, what="nothing open")
+
+
+def tell(s, path: str, msg) -> None:
+    addr = s.client.address_of(path, 5.0)
+    assert addr is not None, f"{path} is not running"
+    with s.client.asys.private() as ep:
+        ep.tell(addr, m.encode(msg))
+
+
+def test_reentry_signal_is_sized_risk_checked_and_placed_once_or_skipped_with_the_reason(system):
+    sig = m.ReEntrySignal(signal_id="pos-reenter-T1-1", plugin="combined_v3", symbol="EURUSD", side="BUY",
+                          logic="LOGIC2", timeframe="15", reason="exit continuation", price=Decimal("1.08500"))
+    tell(system, "trading/combined_v3", sig)
+    iid = "combined_v3:pos-reenter-T1-1:single"
+    wait_for(lambda: iid in broker_orders(system), 10, what="re-entry order at the gateway")
+    tell(system, "trading/combined_v3", sig)                        # a repeat is dropped
+    row = wait_for(lambda: db(system, "combined_v3").execute(
+        "SELECT * FROM trades WHERE intent_id=? AND status='OPEN'", (iid,)).fetchone(), 10, what="re-entry row open")
+    assert row["sl_source"] == "sl-1" and Decimal(row["sl_price"]) < Decimal("1.08500") < Decimal(row["tp_price"])
+    bad = m.ReEntrySignal(signal_id="pos-reenter-T2-1", plugin="combined_v3", symbol="EURUSD", side="BUY",
+                          logic="LOGIC2", reason="exit continuation", price=None)
+    tell(system, "trading/combined_v3", bad)
+    skip = wait_for(lambda: db(system, "combined_v3").execute(
+        "SELECT * FROM signals WHERE alert_id='pos-reenter-T2-1'").fetchone(), 10, what="re-entry skip recorded")
+    assert skip["decision"] == "skipped" and "no price" in skip["skip_reason"]
+    assert broker_orders(system).count(iid) == 1 and not any("T2-1" in o for o in broker_orders(system))
 
 
 def test_shadow_mode_records_and_places_nothing(system):
