@@ -30,6 +30,7 @@ from strategies.alerts.model import ParsedAlert
 from strategies.decisions import Close, Enter, Facts, Notify, Record, Skip
 from strategies.plugins import build_strategy, default_family, plugin_settings
 from strategies.reentry import plan_reentry
+from strategies import sessions as S
 from strategies.risk.pips import resolve_spec
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
@@ -104,9 +105,10 @@ class PluginActor(ZepixActor):
         self.pset, self.family = pset, family
         self.tcfg = config["trading"]
         self.tz = zoneinfo.ZoneInfo(config["system"]["timezone"])
+        self.sessions = S.SessionSettings.from_mapping(config.get("sessions", {}), "sessions")
 
     def config_sections(self) -> tuple:
-        return ("plugins", "risk", "v3", "legacy", "v6", "trading")
+        return ("plugins", "risk", "v3", "legacy", "v6", "trading", "sessions")
 
     def reconfigure(self, config: dict, changed: tuple) -> None:
         self._configure(config)     # ConfigError (a ValueError) refuses and keeps the running settings
@@ -209,6 +211,9 @@ class PluginActor(ZepixActor):
         try:
             facts = self._facts(alert)
             decisions = self.strategy.decide(alert, self.state, facts, now)
+            # forex sessions (DECISIONS §18): V3 alerts count as "v3" even when the legacy fallback handles them
+            source = "v3" if alert.format.value == "v3" else self.family
+            decisions = S.gate_entries(self.sessions, decisions, alert.symbol, source, now)
         except Exception as exc:   # a strategy bug must not lose the alert: it is recorded and answered
             self.errors += 1
             self.log.exception("%s: strategy failed on %s", self.path, aid)

@@ -16,6 +16,8 @@ from tests.support.system import running_system, wait_for
 TOML = """
 [trading]
 risk_timeout = 3.0
+[sessions]
+master_switch = false       # entries here must not depend on the time of day; the session test switches it on
 [plugins.price_action_1m]
 enabled = false
 [plugins.price_action_15m]
@@ -174,6 +176,40 @@ def test_shadow_mode_records_and_places_nothing(system):
         {"type": "entry", "symbol": "EURUSD", "signal": "buy", "tf": "15m", "price": 1.1}))
     assert outs[-1].reason.startswith("shadow mode") and "LOGIC2" not in broker_orders(system)
     assert not [o for o in broker_orders(system) if o.startswith("legacy_v4")]
+
+
+def reconfigure(s, path: str, config: dict, changed: tuple) -> None:
+    import time
+    addr = s.client.address_of(path, 5.0)
+    with s.client.asys.private() as ep:
+        ep.tell(addr, m.encode(m.ConfigUpdate(config=config, changed=changed, version=1)))
+        deadline = time.monotonic() + 5.0
+        reply = None
+        while reply is None and time.monotonic() < deadline:
+            raw = ep.listen(max(0.01, deadline - time.monotonic()))
+            msg = m.decode(raw) if raw is not None else None
+            reply = msg if isinstance(msg, m.ConfigApplied) else None
+    assert reply is not None and reply.ok, reply
+
+
+def test_legacy_entry_outside_an_allowed_session_is_skipped_with_the_reason(system):
+    import copy
+    cfg = copy.deepcopy(system.config)
+    cfg["sessions"]["master_switch"] = True
+    for w in cfg["sessions"]["windows"].values():
+        w["symbols"] = ["USDJPY"]             # EURUSD is allowed in no session, whatever the time of day
+    reconfigure(system, "trading/legacy_v4", cfg, ("sessions",))
+    try:
+        outs = route(system.client, "trading/legacy_v4", alert_dict(      # aligned 15m + 1H BULLISH (above)
+            {"type": "entry", "symbol": "EURUSD", "signal": "buy", "tf": "15m", "price": 1.1}))
+        assert outs[-1].status == "skipped", outs
+        assert outs[-1].reason.startswith("session filter: ") and "EURUSD" in outs[-1].reason or \
+            outs[-1].reason == "session filter: No active session", outs
+    finally:
+        reconfigure(system, "trading/legacy_v4", system.config, ("sessions", "plugins"))
+    outs = route(system.client, "trading/legacy_v4", alert_dict(
+        {"type": "entry", "symbol": "EURUSD", "signal": "buy", "tf": "15m", "price": 1.1}))
+    assert outs[-1].reason.startswith("shadow mode"), outs        # the filter off again: decided (in shadow)
 
 
 def test_legacy_entry_against_the_1h_trend_is_skipped_with_the_reason(system):
