@@ -696,6 +696,7 @@ class ReEntrySignal:
     logic: str = ""
     timeframe: str = ""
     reason: str = ""
+    price: Decimal | None = None    # the quote positions saw when the continuation triggered (the entry price)
 
 # Broker area (issue 4). AlertPrice is cross-capability: a trading plugin or the router tells broker/gateway the
 # price of an alert it saw, and with the paper broker's "alert" price source that symbol's quote follows it

@@ -29,6 +29,8 @@ from gateways.storage.plugin_store import PluginStore
 from strategies.alerts.model import ParsedAlert
 from strategies.decisions import Close, Enter, Facts, Notify, Record, Skip
 from strategies.plugins import build_strategy, default_family, plugin_settings
+from strategies.reentry import plan_reentry
+from strategies import sessions as S
 from strategies.risk.pips import resolve_spec
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
@@ -37,6 +39,7 @@ GATEWAY = "broker/gateway"
 LOST_GATEWAY = "broker unreachable: the member host running broker/gateway was lost"
 RISK = "trading/risk"
 JOURNAL = "ingress/webhook"
+POSITIONS = "trading/positions"
 
 
 def utcnow() -> datetime:
@@ -63,6 +66,7 @@ class Job:
     opened: list = field(default_factory=list)       # order dicts for TradeOpened
     reasons: list = field(default_factory=list)
     unsent: set = field(default_factory=set)         # intents waiting for broker/gateway to appear
+    journal: bool = True                             # an alert of the journal (False: a re-entry signal)
 
 
 class PluginActor(ZepixActor):
@@ -103,9 +107,10 @@ class PluginActor(ZepixActor):
         self.pset, self.family = pset, family
         self.tcfg = config["trading"]
         self.tz = zoneinfo.ZoneInfo(config["system"]["timezone"])
+        self.sessions = S.SessionSettings.from_mapping(config.get("sessions", {}), "sessions")
 
     def config_sections(self) -> tuple:
-        return ("plugins", "risk", "v3", "legacy", "v6", "trading")
+        return ("plugins", "risk", "v3", "legacy", "v6", "trading", "sessions")
 
     def reconfigure(self, config: dict, changed: tuple) -> None:
         self._configure(config)     # ConfigError (a ValueError) refuses and keeps the running settings
@@ -227,6 +232,9 @@ class PluginActor(ZepixActor):
         try:
             facts = self._facts(alert)
             decisions = self.strategy.decide(alert, self.state, facts, now)
+            # forex sessions (DECISIONS §18): V3 alerts count as "v3" even when the legacy fallback handles them
+            source = "v3" if alert.format.value == "v3" else self.family
+            decisions = S.gate_entries(self.sessions, decisions, alert.symbol, source, now)
         except Exception as exc:   # a strategy bug must not lose the alert: it is recorded and answered
             self.errors += 1
             self.log.exception("%s: strategy failed on %s", self.path, aid)
@@ -263,6 +271,8 @@ class PluginActor(ZepixActor):
         for d in decisions:
             if isinstance(d, Notify):
                 self.notify(d.kind, d.priority, d.text, alert_id=aid, symbol=alert.symbol)
+        if records:
+            self._send_trends(alert.symbol, records)
         job = Job(aid, alert, sender, t0, enter=enter, trade_id=trade_id or "", reasons=list(skips))
         if not enter and not closes:
             notes = [r.note for r in records if r.note]
@@ -282,6 +292,84 @@ class PluginActor(ZepixActor):
         if enter:
             self._ask_risk(job, facts)
         self._maybe_done(job)
+
+    # -- exit continuation (ReEntrySignal from trading/positions) ---------------------------------------------
+    @handles(m.ReEntrySignal)
+    def _on_reentry(self, msg: m.ReEntrySignal, sender) -> None:
+        """A fresh entry asked by the position manager: sized by this plugin's risk settings, checked by
+        trading/risk, placed with intent ids "<plugin>:<signal_id>:single" (a repeated signal is dropped)."""
+        sid = msg.signal_id
+        if sid in self.jobs or self.store.signal(sid) is not None:
+            self.log.info("%s: re-entry %s already handled", self.path, sid)
+            return
+        now = utcnow()
+        symbol = msg.symbol.upper()
+        base = dict(alert_id=sid, received=now.isoformat(), signal_type="REENTRY", symbol=symbol,
+                    direction=msg.side.upper() or None, timeframe=msg.timeframe or None,
+                    signal_json={"reentry": {"signal_id": sid, "side": msg.side, "logic": msg.logic,
+                                             "timeframe": msg.timeframe, "reason": msg.reason,
+                                             "price": str(msg.price) if msg.price is not None else None}},
+                    version=self.pset.version)
+        reason = ""
+        if msg.plugin and msg.plugin != self.plugin:
+            reason = f"re-entry for {msg.plugin} sent to {self.plugin}"
+        elif not self.enabled:
+            reason = f"{self.plugin} is disabled"
+        enter = None
+        facts = None
+        if not reason:
+            try:
+                facts = self._facts_for(symbol, symbol)
+                d = plan_reentry(self.risk_settings, facts, symbol=symbol, broker_symbol=symbol, side=msg.side,
+                                 logic=msg.logic, price=msg.price, reason=msg.reason)
+            except (KeyError, ValueError, ArithmeticError) as exc:
+                d = Skip(f"re-entry could not be sized: {exc}")
+            if isinstance(d, Skip):
+                reason = d.reason
+            else:
+                enter = d
+        if enter is None or self.shadow:
+            why = reason or "shadow mode: decided, nothing placed"
+            with self.store.db:
+                self.store.add_signal(decision="shadow" if enter else "skipped", skip_reason=why, trade_id=None,
+                                      **base)
+            self.log.info("%s: re-entry %s on %s not placed: %s", self.path, sid, symbol, why)
+            self.notify("reentry_skipped", "MEDIUM", f"🔁 {self.plugin}: exit continuation on {symbol} "
+                                                     f"{msg.side} not placed: {why}", symbol=symbol, signal_id=sid)
+            return
+        trade_id = f"{self.plugin}:{sid}"
+        with self.store.db:
+            self.store.add_signal(decision="decided", skip_reason=None, trade_id=trade_id, **base)
+        job = Job(sid, None, None, time.perf_counter(), enter=enter, trade_id=trade_id, journal=False)
+        self.jobs[sid] = job
+        self._ask_risk(job, facts)
+
+    def _send_trends(self, symbol: str, records: list) -> None:
+        """Tell trading/positions the trend this plugin now sees (re-entries need it to agree, facts §4.4): legacy
+        per logic (its alignment pair agreeing), V3 per symbol (the sign of the MTF pillars' sum). Only changes."""
+        updates: list[tuple[str, str]] = []
+        if self.family == "legacy" and any(r.key.startswith(f"trend:{symbol}:") for r in records):
+            from strategies.legacy import trends as T
+            for logic, tfs in self.strategy.settings.alignment.items():
+                direction, _ = T.aligned(self.state, symbol, tfs)
+                updates.append((logic, {T.BULLISH: "BUY", T.BEARISH: "SELL"}.get(direction, "")))
+        elif self.family == "v3":
+            rec = next((r for r in records if r.key == f"trend:{symbol}" and r.value), None)
+            if rec is not None:
+                total = sum(v for k, v in rec.value.items() if k not in ("updated", "mode") and isinstance(v, int))
+                updates.append(("", "BUY" if total > 0 else "SELL" if total < 0 else ""))
+        sent = self.__dict__.setdefault("trends_sent", {})
+        for logic, side in updates:
+            if sent.get((symbol, logic)) != side and self.tell_peer(POSITIONS, m.TrendUpdate(
+                    symbol=symbol, logic=logic, side=side, source=self.path)):
+                sent[(symbol, logic)] = side
+
+    def _facts_for(self, symbol: str, broker_symbol: str) -> Facts:
+        info = self.symbol_info.get(broker_symbol)
+        spec = resolve_spec(symbol, info, self.risk_settings.symbols)
+        balance = Decimal(self.risk.balance) if self.risk else Decimal(str(self.tcfg["starting_balance"]))
+        headroom = Decimal(self.risk.headroom) if self.risk and self.risk.state == "ACTIVE" else None
+        return Facts(balance=balance, spec=spec, headroom=headroom)
 
     def _family_rows(self, alert, aid, decisions, enter, skips, now, facts) -> None:
         d = enter.detail if enter else {}
@@ -492,6 +580,14 @@ class PluginActor(ZepixActor):
         if not ok_any and job.trade_id:
             with self.store.db:
                 self.store.set_signal(job.alert_id, "rejected", "; ".join(job.reasons) or None)
+        if not job.journal:
+            if status != "executed":
+                self.notify("reentry_skipped", "MEDIUM", f"🔁 {self.plugin}: exit continuation {job.alert_id} not "
+                                                         f"placed: {'; '.join(job.reasons) or status}",
+                            signal_id=job.alert_id)
+            else:
+                self.log.info("%s: re-entry %s placed", self.path, job.alert_id)
+            return
         self._outcome(job.alert_id, status, "; ".join(job.reasons), job.reply_to,
                       results={iid: text for iid, (_, text) in job.results.items()})
         self._latency(job.started)

@@ -74,6 +74,7 @@ class Settings:
         self.sessions = S.SessionSettings.from_mapping(config.get("sessions", {}), "sessions")
         self.enabled = boolean(pos.get("enabled", True), f"{p}.enabled")
         self.gateway = str(pos.get("gateway", "broker/gateway"))
+        self.risk = str(pos.get("risk", "trading/risk"))
         self.tick_sources = tuple(str(x) for x in sequence(pos.get("tick_sources", ["broker/pricefeed"]),
                                                            f"{p}.tick_sources"))
         self.entry_sources = tuple(str(x) for x in sequence(pos.get("entry_sources", list(DEFAULT_ENTRY_SOURCES)),
@@ -135,6 +136,9 @@ class PositionManager(ZepixActor):
         self._reset_dirty()
         self.resumed = bool(self.chains or self.tracked)
         self.pending_queries: dict[str, str] = {}
+        # new-exposure intents ("order") wait for trading/risk; approved ids go to the gateway (kept over restarts)
+        self.risk_ok: set[str] = set(self.store.get("risk_ok", []))
+        self.risk_asked: set[str] = set()
         self.latency: list[float] = []
         self._subscribe()
         self.resent = 0
@@ -251,13 +255,80 @@ class PositionManager(ZepixActor):
             chains=[self.chains[c].to_dict() for c in self.d_chains], tracked=[self.tracked[t] for t in self.d_tracked],
             kv=self.d_kv, intents=encoded, events=self.ev, answered=self.answered))
         gateway = self.peer(self.cfg.gateway)
-        for iid, _kind, data in encoded:
-            if iid in new and gateway is not None:
-                self.send(gateway, data)
+        for iid, kind, data in encoded:
+            if iid in new:
+                self._route_intent(iid, kind, data, gateway)
         if gateway is None and new:
             self.log.warning("%s: %s not running; %d intent(s) wait in the outbox", self.path, self.cfg.gateway,
                              len(new))
         self._reset_dirty()
+
+    # ------------------------------------------------------------------ risk gate
+    def _route_intent(self, iid: str, kind: str, body: bytes, gateway) -> None:
+        """Closes and SL moves go straight to the gateway; a new-exposure order ("order": re-entries, chain levels)
+        first passes trading/risk, unless it was approved before (a resend after a restart)."""
+        if kind != "order" or iid in self.risk_ok:
+            if gateway is not None:
+                self.send(gateway, body)
+            return
+        intent = m.decode(body)
+        cid = iid[4:]
+        t = self.tracked.get(cid) or {}
+        try:
+            spec = self.symbol_spec(intent.symbol)
+            entry = _d(t.get("entry"))
+            risk = profit(spec, Side(intent.side), entry, intent.sl, intent.volume).copy_abs() \
+                if entry is not None and intent.sl is not None else None
+        except (KeyError, ValueError, ArithmeticError):
+            spec, risk = None, None
+        order = {"role": cid, "kind": "OPEN", "symbol": intent.symbol, "side": intent.side,
+                 "volume": str(intent.volume), "risk": _s(risk), "fixed_risk": False,
+                 "volume_min": _s(spec.volume_min) if spec else None,
+                 "volume_step": _s(spec.volume_step) if spec else None}
+        self.risk_asked.add(iid)
+        if not self.tell_peer(self.cfg.risk, m.RiskCheck(corr=iid, plugin=str(intent.plugin), orders=(order,),
+                                                         alert_id=cid)):
+            # nothing goes out without a risk check: the intent waits in the outbox until trading/risk runs
+            self.log.warning("%s: %s not running; %s waits for its risk check", self.path, self.cfg.risk, iid)
+
+    @handles(m.RiskVerdict)
+    def _on_verdict(self, msg: m.RiskVerdict, sender) -> None:
+        iid = msg.corr
+        if iid not in self.risk_asked or iid in self.risk_ok:
+            return
+        self.risk_asked.discard(iid)
+        row = self.store.conn.execute("SELECT body, status FROM intents WHERE intent_id=?", (iid,)).fetchone()
+        if row is None or row["status"] != "sent":
+            return
+        item = msg.orders[0] if msg.orders and isinstance(msg.orders[0], dict) else {}
+        t = self.tracked.get(iid[4:])
+        if not msg.ok or not item.get("ok"):
+            reason = f"risk ({msg.state}): {item.get('reason') or msg.reason}"
+            self.answered.append((iid, "rejected"))
+            if t is not None and t["status"] == "pending":
+                self._rejected(t, reason, self.now())
+            else:
+                self.event("order_rejected", f"⚠️ {iid} refused: {reason}", "HIGH")
+            self._flush()
+            return
+        body = bytes(row["body"])
+        intent = m.decode(body)
+        volume = _d(item.get("volume")) or intent.volume
+        if volume != intent.volume:
+            intent = replace(intent, volume=volume)
+            body = m.encode(intent)
+            with self.store.conn:
+                self.store.conn.execute("UPDATE intents SET body=? WHERE intent_id=?", (body, iid))
+            if t is not None:
+                self._touch({**t, "lots": _s(volume)})
+            self.event("order_resized", f"✂️ {iid}: volume cut by risk to {volume} ({item.get('reason')})", "MEDIUM",
+                       symbol=intent.symbol)
+        self.risk_ok.add(iid)
+        self.d_kv["risk_ok"] = sorted(self.risk_ok)
+        self._flush()
+        gateway = self.peer(self.cfg.gateway)
+        if gateway is not None:
+            self.send(gateway, body)
 
     # ------------------------------------------------------------------ timers
     def on_timer(self, key: Any) -> None:
@@ -287,7 +358,7 @@ class PositionManager(ZepixActor):
             if older_than and row and row["updated_at"] > cutoff:
                 continue
             # the same intent id: the gateway answers a repeat with what it already did, never places twice
-            self.send(gateway, body)
+            self._route_intent(iid, _kind, body, gateway)
             self.resent += 1
             with self.store.conn:
                 self.store.conn.execute("UPDATE intents SET updated_at=? WHERE intent_id=?", (time.time(), iid))
@@ -303,6 +374,9 @@ class PositionManager(ZepixActor):
         gw = self.cfg.gateway
         if self.directory.get(gw) is not None and self.directory.get(gw) != previous.get(gw):
             self._resend_open_intents()
+        elif self.directory.get(self.cfg.risk) is not None and self.directory.get(self.cfg.risk) != previous.get(
+                self.cfg.risk):
+            self._resend_open_intents()     # orders waiting for their risk check
 
     # ------------------------------------------------------------------ inputs
     @handles(m.Ticks)
@@ -491,6 +565,9 @@ class PositionManager(ZepixActor):
             return
         if msg.status != "unknown":
             self.answered.append((iid, msg.status))
+            if iid in self.risk_ok:
+                self.risk_ok.discard(iid)
+                self.d_kv["risk_ok"] = sorted(self.risk_ok)
         if iid.startswith("pos-close-") or iid.startswith("pos-mod-"):
             if msg.status == "rejected":
                 self.event("order_rejected", f"⚠️ {iid} refused: {msg.reason}", "HIGH", symbol=msg.symbol)
@@ -792,8 +869,11 @@ class PositionManager(ZepixActor):
 
     def _reenter(self, a: ReEnter) -> None:
         plugin = self.meta.get(a.chain_id, {}).get("plugin", "")
+        quote = self.quotes.get(a.symbol)
+        price = (quote[1] if a.side is Side.BUY else quote[0]) if quote else None
         sig = m.ReEntrySignal(signal_id=f"pos-reenter-{a.chain_id}-{self.book.seq}", plugin=plugin, symbol=a.symbol,
-                              side=a.side.value, logic=a.logic or "", timeframe=a.timeframe or "", reason=a.reason)
+                              side=a.side.value, logic=a.logic or "", timeframe=a.timeframe or "", reason=a.reason,
+                              price=price)
         sent = bool(plugin) and self.tell_peer(f"trading/{plugin}", sig)
         self.event("reenter_signal", f"🔁 exit continuation: {a.symbol} {a.side.value} entry signal to "
                                      f"{plugin or 'no plugin'} ({a.reason}){'' if sent else ' - not delivered'}",

@@ -336,3 +336,15 @@ def set_force_close(settings: SessionSettings, session_id: str, on: bool) -> Ses
 
 def _with_session(settings: SessionSettings, new: SessionDef) -> SessionSettings:
     return replace(settings, sessions=tuple(new if s.id == new.id else s for s in settings.sessions))
+
+
+def gate_entries(settings: SessionSettings, decisions: list, symbol: str, source: str, now: datetime) -> list:
+    """A strategy's decisions with each entry outside an allowed session for `symbol` replaced by a Skip naming the
+    reason (DECISIONS §18: legacy and V6 are filtered, sources in `bypass` are not). Closes and state updates stay."""
+    from strategies.decisions import Enter, Skip   # decisions imports nothing of this module; kept local anyway
+    if not any(isinstance(d, Enter) for d in decisions):
+        return decisions
+    verdict = check_trade(settings, symbol, now, source)
+    if verdict.allowed:
+        return decisions
+    return [Skip(f"session filter: {verdict.reason}") if isinstance(d, Enter) else d for d in decisions]

@@ -123,6 +123,27 @@ def test_sl_hit_then_retracement_reenters_with_the_reduced_sl(system):
     assert (D(pos["tp"]) - D(pos["price_open"])) / D("0.0001") == D("22.5")   # RR 1.5
 
 
+def test_a_reentry_refused_by_risk_is_not_placed_and_the_reason_is_recorded(system):
+    s = system
+    _, ask = open_trade(s, "T-RISK", "AUDUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 30,
+                                                        "tp_pips": 60}], "0.66500")
+    sl = ask - D("0.0030")
+    price(s, "AUDUSD", str(sl - D("0.0001")))          # stopped out
+    watch = wait_for(lambda: next((w for w in chains(s)["watches"] if w["kind"] == "sl_hunt"
+                                   and w["symbol"] == "AUDUSD"), None), 10, what="SL-hunt watch")
+    cmd(s, "trading/risk", "pause")
+    try:
+        price(s, "AUDUSD", str(D(watch["trigger"]) + D("0.00002")))   # the retracement: a re-entry is due
+        ev = wait_for(lambda: next((e for e in cmd(s, POS, "events").data["events"] if e["kind"] == "order_rejected"
+                                    and e["symbol"] == "AUDUSD"), None), 10, what="re-entry refused")
+        assert "risk (HALTED)" in ev["text"], ev
+        assert in_deals(s, "SL_HUNT_REENTRY") == [] or all("AUDUSD" != d.get("symbol") for d in
+                                                            in_deals(s, "SL_HUNT_REENTRY"))
+        assert not any(t["symbol"] == "AUDUSD" and t["status"] != "closed" for t in chains(s)["monitors"])
+    finally:
+        cmd(s, "trading/risk", "resume")
+
+
 def test_tp_hit_then_two_more_pips_continues(system):
     s = system
     _, ask = open_trade(s, "T-TP", "GBPUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 20,

@@ -16,6 +16,8 @@ from tests.support.system import running_system, wait_for
 TOML = """
 [trading]
 risk_timeout = 3.0
+[sessions]
+master_switch = false       # entries here must not depend on the time of day; the session test switches it on
 [plugins.price_action_1m]
 enabled = false
 [plugins.price_action_15m]
@@ -88,6 +90,8 @@ def test_v3_buy_places_orders_a_and_b_with_their_lots_and_stops(system):
     assert [o["status"] for o in journal if o["alert_id"] == aid] == ["decided", "executed"]
 
 
+
+
 def test_the_same_alert_twice_places_nothing_more(system):
     before = broker_orders(system)
     outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry()), "v3-buy-1")
@@ -124,6 +128,32 @@ def test_bearish_exit_closes_the_sells(system):
         "SELECT 1 FROM trades WHERE status='OPEN'").fetchall(), 5, what="nothing open")
 
 
+def tell(s, path: str, msg) -> None:
+    addr = s.client.address_of(path, 5.0)
+    assert addr is not None, f"{path} is not running"
+    with s.client.asys.private() as ep:
+        ep.tell(addr, m.encode(msg))
+
+
+def test_reentry_signal_is_sized_risk_checked_and_placed_once_or_skipped_with_the_reason(system):
+    sig = m.ReEntrySignal(signal_id="pos-reenter-T1-1", plugin="combined_v3", symbol="EURUSD", side="BUY",
+                          logic="LOGIC2", timeframe="15", reason="exit continuation", price=Decimal("1.08500"))
+    tell(system, "trading/combined_v3", sig)
+    iid = "combined_v3:pos-reenter-T1-1:single"
+    wait_for(lambda: iid in broker_orders(system), 10, what="re-entry order at the gateway")
+    tell(system, "trading/combined_v3", sig)                        # a repeat is dropped
+    row = wait_for(lambda: db(system, "combined_v3").execute(
+        "SELECT * FROM trades WHERE intent_id=? AND status='OPEN'", (iid,)).fetchone(), 10, what="re-entry row open")
+    assert row["sl_source"] == "sl-1" and Decimal(row["sl_price"]) < Decimal("1.08500") < Decimal(row["tp_price"])
+    bad = m.ReEntrySignal(signal_id="pos-reenter-T2-1", plugin="combined_v3", symbol="EURUSD", side="BUY",
+                          logic="LOGIC2", reason="exit continuation", price=None)
+    tell(system, "trading/combined_v3", bad)
+    skip = wait_for(lambda: db(system, "combined_v3").execute(
+        "SELECT * FROM signals WHERE alert_id='pos-reenter-T2-1'").fetchone(), 10, what="re-entry skip recorded")
+    assert skip["decision"] == "skipped" and "no price" in skip["skip_reason"]
+    assert broker_orders(system).count(iid) == 1 and not any("T2-1" in o for o in broker_orders(system))
+
+
 def test_shadow_mode_records_and_places_nothing(system):
     before = broker_orders(system)
     reply = command(system.client, "trading/combined_v3", "shadow", on=True)
@@ -146,6 +176,40 @@ def test_shadow_mode_records_and_places_nothing(system):
         {"type": "entry", "symbol": "EURUSD", "signal": "buy", "tf": "15m", "price": 1.1}))
     assert outs[-1].reason.startswith("shadow mode") and "LOGIC2" not in broker_orders(system)
     assert not [o for o in broker_orders(system) if o.startswith("legacy_v4")]
+
+
+def reconfigure(s, path: str, config: dict, changed: tuple) -> None:
+    import time
+    addr = s.client.address_of(path, 5.0)
+    with s.client.asys.private() as ep:
+        ep.tell(addr, m.encode(m.ConfigUpdate(config=config, changed=changed, version=1)))
+        deadline = time.monotonic() + 5.0
+        reply = None
+        while reply is None and time.monotonic() < deadline:
+            raw = ep.listen(max(0.01, deadline - time.monotonic()))
+            msg = m.decode(raw) if raw is not None else None
+            reply = msg if isinstance(msg, m.ConfigApplied) else None
+    assert reply is not None and reply.ok, reply
+
+
+def test_legacy_entry_outside_an_allowed_session_is_skipped_with_the_reason(system):
+    import copy
+    cfg = copy.deepcopy(system.config)
+    cfg["sessions"]["master_switch"] = True
+    for w in cfg["sessions"]["windows"].values():
+        w["symbols"] = ["USDJPY"]             # EURUSD is allowed in no session, whatever the time of day
+    reconfigure(system, "trading/legacy_v4", cfg, ("sessions",))
+    try:
+        outs = route(system.client, "trading/legacy_v4", alert_dict(      # aligned 15m + 1H BULLISH (above)
+            {"type": "entry", "symbol": "EURUSD", "signal": "buy", "tf": "15m", "price": 1.1}))
+        assert outs[-1].status == "skipped", outs
+        assert outs[-1].reason.startswith("session filter: ") and "EURUSD" in outs[-1].reason or \
+            outs[-1].reason == "session filter: No active session", outs
+    finally:
+        reconfigure(system, "trading/legacy_v4", system.config, ("sessions", "plugins"))
+    outs = route(system.client, "trading/legacy_v4", alert_dict(
+        {"type": "entry", "symbol": "EURUSD", "signal": "buy", "tf": "15m", "price": 1.1}))
+    assert outs[-1].reason.startswith("shadow mode"), outs        # the filter off again: decided (in shadow)
 
 
 def test_legacy_entry_against_the_1h_trend_is_skipped_with_the_reason(system):

@@ -186,3 +186,36 @@ def test_naive_time_refused():
 def test_session_boundaries_are_exact_to_the_second():
     assert current_session(S, ist(13, 29, 59)).id == "asian"
     assert current_session(S, ist(13, 30, 0) - timedelta(microseconds=1)).id == "asian"
+
+
+def _entry(symbol):
+    from decimal import Decimal as D
+    from strategies.decisions import Enter
+    from strategies.risk.side import Side
+    return Enter(symbol, symbol, Side.BUY, "LOGIC1", (), D("1"))
+
+
+@pytest.mark.parametrize("symbol,source,when,kept,reason", [
+    ("EURUSD", "legacy", (8, 0), False, "EURUSD is not traded in the Asian Session"),
+    ("EURUSD", "v6", (8, 0), False, "EURUSD is not traded in the Asian Session"),
+    ("USDJPY", "legacy", (8, 0), True, ""),
+    ("EURUSD", "v3", (8, 0), True, ""),                 # V3 bypasses by default (DECISIONS §18)
+])
+def test_gate_entries_skips_entries_outside_an_allowed_session(symbol, source, when, kept, reason):
+    from strategies.decisions import Close, Skip
+    from strategies.risk.side import Side
+    from strategies.sessions import gate_entries
+    close = Close(symbol, (Side.SELL,), "reversal")
+    out = gate_entries(S, [close, _entry(symbol)], symbol, source, ist(*when))
+    assert out[0] is close
+    if kept:
+        assert out[1] == _entry(symbol)
+    else:
+        assert isinstance(out[1], Skip) and out[1].reason.startswith("session filter: " + reason)
+
+
+def test_gate_entries_with_the_master_switch_off_filters_nothing():
+    from dataclasses import replace
+    from strategies.sessions import gate_entries
+    off = replace(S, master_switch=False)
+    assert gate_entries(off, [_entry("EURUSD")], "EURUSD", "legacy", ist(8, 0)) == [_entry("EURUSD")]
