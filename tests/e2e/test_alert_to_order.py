@@ -76,3 +76,34 @@ def test_a_v3_alert_becomes_two_paper_positions_once(tmp_path):
         # the position manager took Order B into a profit-booking chain
         chains = wait_for(lambda: (c := json.loads(admin(r, "chains", "--json"))) and c, 10, what="chains")
         assert "XAUUSD" in json.dumps(chains)
+
+
+def test_a_threshold_changed_on_disk_applies_to_the_next_alert(tmp_path):
+    # issue 8: ops/config notices the file run.py was started with, and combined_v3 takes the new [v3] table
+    token = "t" + uuid.uuid4().hex
+    toml = "[v3]\nmin_consensus = 5\n[ops.config]\npoll_interval = 0.2\n"
+    with run_py(tmp_path, toml=toml, env={"ZEPIX_WEBHOOK_TOKEN": token}) as r:
+        r.wait_ready(40)
+
+        def final(alert_id):
+            def row():
+                rows = json.loads(admin(r, "alerts", "--json"))
+                rows = rows.get("alerts", rows) if isinstance(rows, dict) else rows
+                hit = next((a for a in rows if a.get("alert_id") == alert_id), None)
+                return hit if hit and hit["status"] in ("executed", "rejected", "skipped") else None
+            return wait_for(row, 30, interval=0.2, what=f"{alert_id} final")
+
+        first = wait_for(lambda: (a := post(r.webhook_port, token, v3_buy("cfg-1")))[0] == 200 and a[1], 20,
+                         what="webhook accepts")
+        assert final(first["alert_id"])["status"] == "executed"
+        cfg = tmp_path / "cfg.toml"
+        cfg.write_text(cfg.read_text().replace("min_consensus = 5", "min_consensus = 9"))
+        # the change is applied when every owner has answered; ops/config keeps it in its history
+        wait_for(lambda: "min_consensus" in admin(r, "config", "history"), 15, interval=0.2,
+                 what="the change recorded")
+        status, second = post(r.webhook_port, token, v3_buy("cfg-2"))
+        assert status == 200 and second["status"] == "accepted", second
+        row = final(second["alert_id"])
+        assert row["status"] == "skipped" and "consensus" in json.dumps(row).lower(), row
+        # nothing restarted for it
+        assert all(n["restarts"] == 0 for n in r.tree()["children"])
