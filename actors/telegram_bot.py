@@ -349,7 +349,7 @@ class TelegramBot(AsyncActor):
         if not route.target:
             getattr(self, f"_local_{route.verb}")(route, args, chat, user, edit)
             return
-        self._ask(route.target, route.verb, route.command, args, chat, user, edit)
+        self._ask(route.target, route.verb, route.command, cmds.config_value(route, args), chat, user, edit)
 
     def _ask(self, target: str, verb: str, command: str, args: dict, chat, user, edit=None) -> None:
         addr = self.peer(target)
@@ -394,6 +394,12 @@ class TelegramBot(AsyncActor):
 
     def _local_help(self, route, args, chat, user, edit) -> None:
         self.reply(chat, menus.help_text(self.env.role_of(user)), edit=edit)
+
+    def _local_unavailable(self, route, args, chat, user, edit) -> None:
+        owner = args.get("owner", "?")
+        self.reply(chat, f"⚠️ /{fmt.esc(route.command)} is not available yet: {fmt.esc(owner)} has no command for "
+                         f"it. Settings in config/zepix.toml can be changed with <code>zepix-admin config set</code>.",
+                   edit=edit)
 
     def _local_plugin(self, route, args, chat, user, edit) -> None:
         self._ask(f"trading/{args['plugin']}", args["verb"], route.command, {"plugin": args["plugin"]}, chat, user,
