@@ -378,6 +378,9 @@ class TelegramBot(AsyncActor):
         p = self.pending.pop(msg.corr, None)
         if p is None:
             return
+        if p.kind == "header_risk":
+            self._header_risk(msg)
+            return
         mark = "✅" if msg.ok else "❌"
         text = f"{mark} <b>/{fmt.esc(p.command)}</b>\n{fmt.esc(msg.text)}"
         route = cmds.BY_NAME.get(p.command)
@@ -480,7 +483,7 @@ class TelegramBot(AsyncActor):
         if p.kind == "header_positions":
             items = msg.data.get("positions", msg.data.get("items", [])) if msg.ok else []
             self.header_data["open"] = len(items) if msg.ok else None
-            self.header_data["pnl"] = sum((reports._d(i.get("profit")) for i in items), reports.Decimal(0)) \
+            self.header_data["floating"] = sum((reports._d(i.get("profit")) for i in items), reports.Decimal(0)) \
                 if msg.ok else None
             return
         if not msg.ok:
@@ -490,7 +493,10 @@ class TelegramBot(AsyncActor):
             text = reports.positions(msg.data.get("positions", msg.data.get("items", [])))
             self.reply(p.chat, text, {"inline_keyboard": [[menus.button("🔄 Refresh", "f:trades")]]}, edit=p.edit)
         elif p.kind == "report":
-            deals = msg.data.get("deals", msg.data.get("items", []))
+            # broker/gateway's deals carry the magic number; config [broker.magic] names the plugin behind it
+            names = {v: k for k, v in ((self.config.get("broker") or {}).get("magic") or {}).items()}
+            deals = [{**d, "plugin": d.get("plugin") or names.get(d.get("magic"))}
+                     for d in msg.data.get("deals", msg.data.get("items", []))]
             if p.args.get("by"):
                 title = {"symbol": "P&L per symbol", "plugin": "P&L per plugin"}[p.args["by"]] + " (30 days)"
                 text = reports.breakdown(deals, p.args["by"], title)
@@ -570,7 +576,8 @@ class TelegramBot(AsyncActor):
         plugins = {p: ("running" if self.peer("trading/" + p) else "stopped") for p in PLUGINS
                    if self.peer("trading/" + p) or p in self.tc.get("header_plugins", ())}
         text = fmt.live_header(now, self.tz, session=session, open_trades=self.header_data.get("open"),
-                               pnl_today=self.header_data.get("pnl"), plugins=plugins or None,
+                               floating=self.header_data.get("floating"), pnl_today=self.header_data.get("pnl"),
+                               trading_state=self.header_data.get("state"), plugins=plugins or None,
                                title="Zepix · Live")
         if self.header_id is None:
             self._queue(OutMessage(chat_id=self.env.chat_id, text=text, priority=Priority.NORMAL,
@@ -580,3 +587,21 @@ class TelegramBot(AsyncActor):
                                    message_id=self.header_id, priority=Priority.LOW, key="header:edit"))
         # figures for the next refresh (answers arrive asynchronously)
         self._broker_query("header_positions", "positions", {}, None, "header")
+        risk = self.peer("trading/risk")
+        if risk is None:
+            self.header_data.update(state=None, pnl=None)
+        else:
+            corr = uuid.uuid4().hex
+            self.pending[corr] = Pending("header_risk", None, target="trading/risk", command="header")
+            self.tell(risk, m.Command(corr=corr, name="status", args={}, user="telegram:header"))
+            self.after(self.command_timeout, ("timeout", corr))
+
+    def _header_risk(self, msg: m.CommandReply) -> None:
+        """trading/risk's state (ACTIVE | REDUCING | HALTED) and today's realised P&L for the header."""
+        d = msg.data if msg.ok else {}
+        state = d.get("state")
+        self.header_data["state"] = str(state) if state else None
+        try:
+            self.header_data["pnl"] = reports.Decimal(str(d["daily_profit"])) - reports.Decimal(str(d["daily_loss"]))
+        except (KeyError, ArithmeticError, ValueError):
+            self.header_data["pnl"] = None
