@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from actors import messages as m
+from gateways.telegram import voice as V
 from tests.support.broker import send_intent
 from tests.support.fake_botapi import FakeBotApi
 from tests.support.system import find, running_system, wait_for
@@ -29,9 +30,11 @@ poll_interval = 0.2
 [broker.paper]
 alert_walk_step_pips = 0.0
 [telegram]
-header_interval = 0.5
+header_interval = 1.0
 command_timeout = 5.0
 poll_timeout = 2
+[telegram.voice]
+enabled = true
 [ops.health]
 sample_interval = 1.0
 """
@@ -141,3 +144,22 @@ def test_header_is_edited_in_place_with_the_trading_state(world):
     assert active.params["message_id"] == mid
     # one header: every later refresh edits it, none sends a second one
     assert sum(1 for c in api.calls("sendMessage", chat_id=CHAT) if "Zepix · Live" in c.params.get("text", "")) == 1
+
+
+def test_voice_alert_is_sent_or_its_absence_explained(world):
+    """With telegram.voice on: a notification with a spoken text also arrives as a voice note when this machine
+    has espeak-ng/espeak and opusenc/ffmpeg; otherwise the bot has said why voice is off and sends text only."""
+    api, system = world
+    engine = V.find_engine(V.VoiceSettings(enabled=True))
+    since = last_seq(api)
+    addr = system.client.address_of("telegram/bot")
+    system.client.asys.tell(addr, m.encode(m.TgSend(text="🔴 voice check", priority="HIGH", kind="exit",
+                                                    voice="BUY trade closed with profit of 7.30 dollars.")))
+    wait_text(api, "voice check", since=since)
+    if isinstance(engine, str):
+        notice = wait_text(api, "voice off: no TTS engine found", since=0)
+        assert "text only" in notice.params["text"]
+        assert not api.calls("sendVoice")
+    else:
+        wait_for(lambda: [c for c in api.calls("sendVoice", chat_id=CHAT) if c.seq > since and c.ok], 15,
+                 what="a sendVoice")
