@@ -414,8 +414,10 @@ class TelegramBot(AsyncActor):
             return
         if p.kind == "tree":
             self._finish_tree(p)
-        elif p.kind.startswith("header"):
-            return
+        elif p.kind == "header_risk":
+            self.header_data.update(state=None, pnl=None)   # no answer: leave the line out rather than show old news
+        elif p.kind == "header_positions":
+            self.header_data.update(open=None, floating=None)
         else:
             self.reply(p.chat, f"⌛ no answer from {p.target} within {self.command_timeout:g} s "
                                f"(/{p.command}).", edit=p.edit)
