@@ -609,6 +609,7 @@ class TgSend:
     chat: str = ""
     silent: bool = False
     markup: dict = field(default_factory=dict)
+    voice: str = ""          # a sentence to speak as a voice note too (telegram.voice; "" = text only)
 
 # trading (issue 5): every opening order passes trading/risk first. A plugin (or the position manager) sends one
 # RiskCheck per decision with all its orders; the verdict approves each order with the volume allowed (possibly

@@ -22,6 +22,7 @@ from typing import Any
 from actors import messages as m
 from actors.base import ZepixActor, handles
 from gateways.telegram import formatting as fmt
+from gateways.telegram import voice as V
 from gateways.telegram.env import ROLES
 
 PRIORITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO")
@@ -84,7 +85,10 @@ class TelegramNotifier(ZepixActor):
             self.log.error("%s: Notify from %s with unknown priority %r, sent as HIGH", self.path, msg.source,
                            msg.priority)
             prio = "HIGH"
-        self.emit(msg.kind, prio, self.render(msg, prio), msg.source, msg.at)
+        text = self.render(msg, prio)
+        # §5.6: CRITICAL events are spoken too (the bots voice only the priorities telegram.voice names)
+        self.emit(msg.kind, prio, text, msg.source, msg.at,
+                  voice=V.spoken(msg.text) if prio == "CRITICAL" and msg.kind != "daily_summary" else "")
 
     def render(self, msg: m.Notify, prio: str) -> str:
         if msg.kind in fmt.FORMATTERS and msg.data:
@@ -96,7 +100,7 @@ class TelegramNotifier(ZepixActor):
         src = f"\n<i>{fmt.esc(msg.source)}</i>" if msg.source else ""
         return f"{head}\n{fmt.esc(msg.text)}{src}"
 
-    def emit(self, kind: str, prio: str, text: str, source: str = "", at: float = 0.0) -> None:
+    def emit(self, kind: str, prio: str, text: str, source: str = "", at: float = 0.0, voice: str = "") -> None:
         mode = self.mode_of(kind)
         if prio != "CRITICAL" and mode == "off":
             self.counts["muted"] += 1
@@ -108,7 +112,8 @@ class TelegramNotifier(ZepixActor):
             digest = hashlib.sha1(f"{source}|{kind}|{at}|{text}".encode()).hexdigest()[:16]
             key = f"crit:{digest}"
         for path in self.targets(prio):
-            out = m.TgSend(text=text, priority=TO_SENDER[prio], kind=kind, key=key, silent=silent)
+            out = m.TgSend(text=text, priority=TO_SENDER[prio], kind=kind, key=key, silent=silent,
+                           voice="" if silent else voice)
             if not self.tell_peer(path, out):
                 if prio == "CRITICAL":
                     if len(self.held) >= HOLD_LIMIT:
@@ -160,7 +165,9 @@ class TelegramNotifier(ZepixActor):
                                 "orders": orders, "logic": msg.logic or None, "alert_id": msg.alert_id or None,
                                 "time": time.time()}
         r = fmt.render("entry", data, self.tz)
-        self.emit("entry", "CRITICAL" if r.priority.name == "CRITICAL" else "HIGH", r.text, msg.plugin)
+        first = orders[0] if orders else {}
+        self.emit("entry", "CRITICAL" if r.priority.name == "CRITICAL" else "HIGH", r.text, msg.plugin,
+                  voice=V.entry_text(msg.side, msg.symbol, first.get("entry"), msg.logic or msg.plugin))
 
     @handles(m.TradeClosed)
     def _on_closed(self, msg: m.TradeClosed, sender) -> None:
@@ -179,7 +186,8 @@ class TelegramNotifier(ZepixActor):
         data = {"symbol": msg.symbol, "direction": msg.side, "plugin": msg.plugin or None, "ticket": msg.ticket,
                 "close": msg.price, "pnl": msg.profit, "reason": reason, "time": msg.at or time.time()}
         kind = "sl_hit" if msg.kind == "sl_hit" else "exit"
-        self.emit(kind, "HIGH", fmt.format_exit(data, self.tz), "broker/gateway")
+        self.emit(kind, "HIGH", fmt.format_exit(data, self.tz), "broker/gateway",
+                  voice=V.exit_text(msg.side, msg.profit))
 
     @handles(m.OrderOutcome)
     def _on_order(self, msg: m.OrderOutcome, sender) -> None:

@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import time
 import uuid
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from actors import messages as m
 from actors.base import AsyncActor, handles
 from gateways.telegram import commands as cmds
 from gateways.telegram import formatting as fmt
-from gateways.telegram import menus, reports
+from gateways.telegram import menus, reports, voice
 from gateways.telegram.client import TelegramClient, Updates
 from gateways.telegram.env import ROLES, TelegramEnv
 from gateways.telegram.outbox import Outbox
@@ -103,6 +104,26 @@ class TelegramBot(AsyncActor):
         self._wake(0.0)
         if "controller" in self.roles and self.header_interval > 0:
             self.after(0.5, "header")
+        self._setup_voice()
+
+    def _setup_voice(self) -> None:
+        """telegram.voice: find the TTS programs once; without them voice is off and the trader is told why."""
+        self.voice = voice.VoiceSettings.from_mapping(self.tc.get("voice"))
+        self.voice_engine: voice.Engine | None = None
+        self.voice_off = "voice alerts disabled (telegram.voice.enabled = false)"
+        self.voice_sent = self.voice_failed = 0
+        if not self.voice.enabled:
+            return
+        found = voice.find_engine(self.voice)
+        if isinstance(found, str):
+            self.voice_off = found
+            self.log.warning("%s: %s", self.path, found)
+            if "controller" in self.roles:
+                self._queue(OutMessage(chat_id=self.env.chat_id, text=f"🔇 {fmt.esc(found)}; alerts come as text only.",
+                                       priority=Priority.LOW, disable_notification=True))
+            return
+        self.voice_engine, self.voice_off = found, ""
+        self.log.info("%s: voice alerts with %s + %s", self.path, found.tts, found.encoder)
 
     def teardown(self) -> None:
         try:
@@ -120,6 +141,8 @@ class TelegramBot(AsyncActor):
                 "delivered": s.delivered, "failed": s.failed, "retry_after": s.retry_after,
                 "dropped": dict(s.dropped), "strangers": self.strangers, "conflicts": self.conflicts,
                 "offset": self.offset, "outbox_pending": len(self.outbox.pending()),
+                "voice": {"on": self.voice_engine is not None, "off_reason": self.voice_off,
+                          "sent": self.voice_sent, "failed": self.voice_failed},
                 "directory": sorted(self.directory)}
 
     # -- the pump: drive the private loop in slices ------------------------------------------------------------
@@ -159,6 +182,8 @@ class TelegramBot(AsyncActor):
                 self._on_poll(result)
             elif what[0] == "send":
                 self._on_sent(what[1], result)
+            elif what[0] == "voice":
+                self._on_voice(what[1], result)
         self._start_sends()
 
     def _spawn(self, coro, what: tuple) -> None:
@@ -188,6 +213,8 @@ class TelegramBot(AsyncActor):
         if outcome is None:
             return
         key = outcome.key or ""
+        if key in ("header:new", "header:edit"):
+            self.header_busy = False
         if isinstance(outcome, Delivered):
             if key and self.outbox.status(key) == "pending":
                 self.outbox.mark_sent(key, time.time(), outcome.message_ids)
@@ -215,6 +242,8 @@ class TelegramBot(AsyncActor):
             msg = stored
         res = self.sched.enqueue(msg, time.monotonic())
         for lost in res.dropped:
+            if lost.key in ("header:new", "header:edit"):
+                self.header_busy = False
             self.log.warning("%s: queue full, dropped a %s message (%s)", self.path, lost.priority.name,
                              lost.text[:60].replace("\n", " "))
 
@@ -238,6 +267,24 @@ class TelegramBot(AsyncActor):
             prio = Priority.NORMAL
         self._queue(OutMessage(chat_id=chat, text=msg.text, priority=prio, disable_notification=msg.silent,
                                reply_markup=msg.markup or None, key=msg.key or None))
+        if msg.voice and self.voice_engine is not None and prio.name in self._voiced():
+            out = OutMessage(chat_id=chat, method="sendVoice", priority=prio, disable_notification=msg.silent)
+            self._spawn(voice.synthesize(self.voice_engine, msg.voice, self.voice), ("voice", out))
+
+    def _voiced(self) -> set[str]:
+        to_sender = {"CRITICAL": "CRITICAL", "HIGH": "HIGH", "MEDIUM": "NORMAL", "LOW": "LOW"}
+        return {to_sender[p] for p in self.voice.priorities}
+
+    def _on_voice(self, out: OutMessage, result) -> None:
+        """The spoken note is ready (bytes) or its TTS failed (the text went out anyway)."""
+        if isinstance(result, (bytes, bytearray)):
+            self.voice_sent += 1
+            # not through the outbox: the text is the record, the voice note only accompanies it
+            self.sched.enqueue(dataclasses.replace(out, voice=bytes(result)), time.monotonic())
+            self._wake(0.0)
+        else:
+            self.voice_failed += 1
+            self.log.error("%s: voice note not made: %s", self.path, getattr(result, "reason", result))
 
     # -- receiving ---------------------------------------------------------------------------------------------
     def _on_poll(self, result) -> None:
@@ -349,7 +396,7 @@ class TelegramBot(AsyncActor):
         if not route.target:
             getattr(self, f"_local_{route.verb}")(route, args, chat, user, edit)
             return
-        self._ask(route.target, route.verb, route.command, args, chat, user, edit)
+        self._ask(route.target, route.verb, route.command, cmds.config_value(route, args), chat, user, edit)
 
     def _ask(self, target: str, verb: str, command: str, args: dict, chat, user, edit=None) -> None:
         addr = self.peer(target)
@@ -367,8 +414,10 @@ class TelegramBot(AsyncActor):
             return
         if p.kind == "tree":
             self._finish_tree(p)
-        elif p.kind.startswith("header"):
-            return
+        elif p.kind == "header_risk":
+            self.header_data.update(state=None, pnl=None)   # no answer: leave the line out rather than show old news
+        elif p.kind == "header_positions":
+            self.header_data.update(open=None, floating=None)
         else:
             self.reply(p.chat, f"⌛ no answer from {p.target} within {self.command_timeout:g} s "
                                f"(/{p.command}).", edit=p.edit)
@@ -377,6 +426,9 @@ class TelegramBot(AsyncActor):
     def _on_reply(self, msg: m.CommandReply, sender) -> None:
         p = self.pending.pop(msg.corr, None)
         if p is None:
+            return
+        if p.kind == "header_risk":
+            self._header_risk(msg)
             return
         mark = "✅" if msg.ok else "❌"
         text = f"{mark} <b>/{fmt.esc(p.command)}</b>\n{fmt.esc(msg.text)}"
@@ -394,6 +446,12 @@ class TelegramBot(AsyncActor):
 
     def _local_help(self, route, args, chat, user, edit) -> None:
         self.reply(chat, menus.help_text(self.env.role_of(user)), edit=edit)
+
+    def _local_unavailable(self, route, args, chat, user, edit) -> None:
+        owner = args.get("owner", "?")
+        self.reply(chat, f"⚠️ /{fmt.esc(route.command)} is not available yet: {fmt.esc(owner)} has no command for "
+                         f"it. Settings in config/zepix.toml can be changed with <code>zepix-admin config set</code>.",
+                   edit=edit)
 
     def _local_plugin(self, route, args, chat, user, edit) -> None:
         self._ask(f"trading/{args['plugin']}", args["verb"], route.command, {"plugin": args["plugin"]}, chat, user,
@@ -474,7 +532,7 @@ class TelegramBot(AsyncActor):
         if p.kind == "header_positions":
             items = msg.data.get("positions", msg.data.get("items", [])) if msg.ok else []
             self.header_data["open"] = len(items) if msg.ok else None
-            self.header_data["pnl"] = sum((reports._d(i.get("profit")) for i in items), reports.Decimal(0)) \
+            self.header_data["floating"] = sum((reports._d(i.get("profit")) for i in items), reports.Decimal(0)) \
                 if msg.ok else None
             return
         if not msg.ok:
@@ -484,7 +542,10 @@ class TelegramBot(AsyncActor):
             text = reports.positions(msg.data.get("positions", msg.data.get("items", [])))
             self.reply(p.chat, text, {"inline_keyboard": [[menus.button("🔄 Refresh", "f:trades")]]}, edit=p.edit)
         elif p.kind == "report":
-            deals = msg.data.get("deals", msg.data.get("items", []))
+            # broker/gateway's deals carry the magic number; config [broker.magic] names the plugin behind it
+            names = {v: k for k, v in ((self.config.get("broker") or {}).get("magic") or {}).items()}
+            deals = [{**d, "plugin": d.get("plugin") or names.get(d.get("magic"))}
+                     for d in msg.data.get("deals", msg.data.get("items", []))]
             if p.args.get("by"):
                 title = {"symbol": "P&L per symbol", "plugin": "P&L per plugin"}[p.args["by"]] + " (30 days)"
                 text = reports.breakdown(deals, p.args["by"], title)
@@ -564,13 +625,36 @@ class TelegramBot(AsyncActor):
         plugins = {p: ("running" if self.peer("trading/" + p) else "stopped") for p in PLUGINS
                    if self.peer("trading/" + p) or p in self.tc.get("header_plugins", ())}
         text = fmt.live_header(now, self.tz, session=session, open_trades=self.header_data.get("open"),
-                               pnl_today=self.header_data.get("pnl"), plugins=plugins or None,
+                               floating=self.header_data.get("floating"), pnl_today=self.header_data.get("pnl"),
+                               trading_state=self.header_data.get("state"), plugins=plugins or None,
                                title="Zepix · Live")
-        if self.header_id is None:
+        if getattr(self, "header_busy", False):
+            pass        # the last refresh is still queued (rate limit): no backlog of stale headers, the next tick is fresh
+        elif self.header_id is None:
+            self.header_busy = True
             self._queue(OutMessage(chat_id=self.env.chat_id, text=text, priority=Priority.NORMAL,
                                    disable_notification=True, key="header:new"))
         else:
+            self.header_busy = True
             self._queue(OutMessage(chat_id=self.env.chat_id, text=text, method="editMessageText",
                                    message_id=self.header_id, priority=Priority.LOW, key="header:edit"))
         # figures for the next refresh (answers arrive asynchronously)
         self._broker_query("header_positions", "positions", {}, None, "header")
+        risk = self.peer("trading/risk")
+        if risk is None:
+            self.header_data.update(state=None, pnl=None)
+        else:
+            corr = uuid.uuid4().hex
+            self.pending[corr] = Pending("header_risk", None, target="trading/risk", command="header")
+            self.tell(risk, m.Command(corr=corr, name="status", args={}, user="telegram:header"))
+            self.after(self.command_timeout, ("timeout", corr))
+
+    def _header_risk(self, msg: m.CommandReply) -> None:
+        """trading/risk's state (ACTIVE | REDUCING | HALTED) and today's realised P&L for the header."""
+        d = msg.data if msg.ok else {}
+        state = d.get("state")
+        self.header_data["state"] = str(state) if state else None
+        try:
+            self.header_data["pnl"] = reports.Decimal(str(d["daily_profit"])) - reports.Decimal(str(d["daily_loss"]))
+        except (KeyError, ArithmeticError, ValueError):
+            self.header_data["pnl"] = None

@@ -80,6 +80,25 @@ def _p(spec: str) -> tuple[Param, ...]:
 
 R, P, G, RISK, POS, V3, HEALTH, GW = Route, _p, "", "trading/risk", "trading/positions", "trading/combined_v3", \
     "ops/health", "broker/gateway"
+CFG, LEGACY = "ops/config", "trading/legacy_v4"
+
+
+def U(command: str, help: str, owner: str, params: str = "", write: bool = False, category: str = "system",
+      confirm: bool = False) -> Route:
+    """A command of the §5.2 table that no actor answers yet: the bot says so (and names the owner) instead of
+    sending a verb nobody knows. tests/unit/test_telegram_routes.py keeps every other route honest."""
+    return Route(command, G, "unavailable", help, _p(params), write=write, confirm=confirm,
+                 fixed={"owner": owner}, category=category)
+
+
+def S(command: str, help: str, key: str, params: str = "", category: str = "system") -> Route:
+    """A setting changed through ops/config (the file is rewritten, validated and applied at runtime)."""
+    return Route(command, CFG, "set", help, _p(params), write=True, fixed={"key": key}, category=category)
+
+
+def V(command: str, help: str, key: str, category: str = "system") -> Route:
+    """A settings section shown by ops/config (the running values)."""
+    return Route(command, CFG, "get", help, fixed={"key": key}, category=category)
 
 CATEGORIES: dict[str, str] = {
     "trading": "💱 Trading", "plugins": "🔌 Plugins", "risk": "🛡️ Risk", "sl": "⚙️ SL System",
@@ -97,110 +116,97 @@ ROUTES: tuple[Route, ...] = (
     R("resume", RISK, "resume", "act on new signals again", write=True, category="trading"),
     R("trades", G, "trades", "open positions (from the broker)", category="trading"),
     R("dashboard", G, "header", "refresh the live header", category="trading"),
-    R("simulation_mode", GW, "simulation", "paper mode on/off/status", P("value:toggle"), write=True,
-      category="trading"),
+    U("simulation_mode", "paper mode on/off/status", GW, "value:toggle", write=True, category="trading"),
     R("panic_close", G, "panic", "close every open position", write=True, confirm=True, category="trading"),
     R("closeall", G, "panic", "close every open position", write=True, confirm=True, category="trading"),
     R("close", G, "close", "close one position by ticket", P("ticket"), write=True, confirm=True,
       category="trading"),
     # C. plugins and logics
     R("plugins", G, "plugins", "plugin states", category="plugins"),
-    R("logic_status", V3, "logic_status", "V3 logics on/off", category="plugins"),
-    *(R(f"logic{n}_{s}", V3, "logic", f"V3 logic {n} {s}", write=True, category="plugins",
-        fixed={"logic": f"combinedlogic-{n}", "enabled": s == "on"}) for n in (1, 2, 3) for s in ("on", "off")),
+    R("logic_status", V3, "status", "combined_v3 state", category="plugins"),
+    *(U(f"logic{n}_{s}", f"V3 logic {n} {s}", V3, write=True, category="plugins")
+      for n in (1, 2, 3) for s in ("on", "off")),
     R("enable", G, "plugin", "enable a plugin", P("plugin"), write=True, category="plugins", fixed={"verb": "enable"}),
     R("disable", G, "plugin", "disable a plugin", P("plugin"), write=True, confirm=True, category="plugins",
       fixed={"verb": "disable"}),
     R("shadow", G, "plugin", "run a plugin in shadow mode (decide, never order)", P("plugin"), write=True,
       category="plugins", fixed={"verb": "shadow"}),
-    R("dual_order_status", V3, "dual_order_status", "dual orders on/off", category="plugins"),
-    R("toggle_dual_orders", V3, "toggle_dual_orders", "dual orders on/off", write=True, category="plugins"),
+    U("dual_order_status", "dual orders on/off", V3, category="plugins"),
+    U("toggle_dual_orders", "dual orders on/off", V3, write=True, category="plugins"),
     # E/F. timeframe logic and trends (V3 owns them)
-    R("view_logic_settings", V3, "view_logic_settings", "lot/SL multipliers per logic", category="trends"),
-    R("toggle_timeframe", V3, "toggle_timeframe", "per-logic multipliers on/off", write=True, category="trends"),
-    R("reset_timeframe_default", V3, "reset_timeframe_default", "multipliers back to defaults", write=True,
-      category="trends"),
-    R("show_trends", V3, "show_trends", "current trends", category="trends"),
-    R("trend_matrix", V3, "trend_matrix", "all symbols x timeframes", category="trends"),
-    R("set_trend", V3, "set_trend", "lock a trend (MANUAL)", P("symbol tf trend"), write=True, category="trends"),
-    R("set_auto", V3, "set_auto", "trend back to AUTO", P("symbol tf"), write=True, category="trends"),
-    R("trend_mode", V3, "trend_mode", "manual or auto per symbol", category="trends"),
-    # G. risk and lot
-    R("view_risk_caps", RISK, "caps", "daily / lifetime caps", category="risk"),
+    U("view_logic_settings", "lot/SL multipliers per logic", V3, category="trends"),
+    U("toggle_timeframe", "per-logic multipliers on/off", V3, write=True, category="trends"),
+    U("reset_timeframe_default", "multipliers back to defaults", V3, write=True, category="trends"),
+    U("show_trends", "current trends", V3, category="trends"),
+    U("trend_matrix", "all symbols x timeframes", V3, category="trends"),
+    # the legacy plugin keeps the MANUAL/AUTO trend locks (actors/plugin.py set_trend / set_auto)
+    R("set_trend", LEGACY, "set_trend", "lock a trend (MANUAL)", P("symbol tf trend"), write=True, category="trends"),
+    R("set_auto", LEGACY, "set_auto", "trend back to AUTO", P("symbol tf"), write=True, category="trends"),
+    U("trend_mode", "manual or auto per symbol", V3, category="trends"),
+    # G. risk and lot (trading/risk answers status, pause, resume, kill_switch, clear_*; its caps, tiers and lots
+    # live in the free-form [risk] table, edited in the config file)
+    R("view_risk_caps", RISK, "status", "daily / lifetime loss and headroom", category="risk"),
     R("view_risk_status", RISK, "status", "risk state", category="risk"),
-    R("set_daily_cap", RISK, "set_daily_cap", "daily loss cap ($)", P("amount"), write=True, category="risk"),
-    R("set_lifetime_cap", RISK, "set_lifetime_cap", "lifetime loss cap ($)", P("amount"), write=True,
-      category="risk"),
-    R("set_risk_tier", RISK, "set_risk_tier", "caps of a tier", P("tier daily:amount lifetime:amount"), write=True,
-      category="risk"),
-    R("switch_tier", RISK, "switch_tier", "switch the account tier", P("tier"), write=True, category="risk"),
+    U("set_daily_cap", "daily loss cap ($)", RISK, "amount", write=True, category="risk"),
+    U("set_lifetime_cap", "lifetime loss cap ($)", RISK, "amount", write=True, category="risk"),
+    U("set_risk_tier", "caps of a tier", RISK, "tier daily:amount lifetime:amount", write=True, category="risk"),
+    U("switch_tier", "switch the account tier", RISK, "tier", write=True, category="risk"),
     R("clear_loss_data", RISK, "clear_loss_data", "reset the lifetime loss", write=True, confirm=True,
       category="risk"),
     R("clear_daily_loss", RISK, "clear_daily_loss", "reset today's loss", write=True, confirm=True, category="risk"),
-    R("lot_size_status", RISK, "lot_size_status", "lot per tier", category="risk"),
-    R("set_lot_size", RISK, "set_lot_size", "manual lot for a tier", P("tier lot"), write=True, category="risk"),
-    R("reset_risk_settings", RISK, "reset_risk_settings", "risk settings to defaults", write=True, confirm=True,
-      category="risk"),
-    # H. SL systems
-    R("sl_status", RISK, "sl_status", "active SL system", category="sl"),
-    R("sl_system_change", RISK, "sl_system_change", "switch SL system", P("system:sl_system"), write=True,
-      category="sl"),
-    R("sl_system_on", RISK, "sl_system_on", "enable an SL system", P("system:sl_system"), write=True, category="sl"),
-    R("complete_sl_system_off", RISK, "complete_sl_system_off", "SL systems off", write=True, confirm=True,
-      category="sl"),
-    R("view_sl_config", RISK, "view_sl_config", "SL per symbol", category="sl"),
-    R("set_symbol_sl", RISK, "set_symbol_sl", "SL reduction % for a symbol", P("symbol percent"), write=True,
-      category="sl"),
-    R("reset_symbol_sl", RISK, "reset_symbol_sl", "symbol SL to default", P("symbol"), write=True, category="sl"),
-    R("reset_all_sl", RISK, "reset_all_sl", "every SL to default", write=True, confirm=True, category="sl"),
-    # D. re-entry
-    R("tp_system", POS, "tp_system", "TP continuation on/off", P("value:toggle"), write=True, category="reentry"),
-    R("sl_hunt", POS, "sl_hunt", "SL-hunt re-entry on/off", P("value:toggle"), write=True, category="reentry"),
-    R("exit_continuation", POS, "exit_continuation", "exit continuation on/off", P("value:toggle"), write=True,
+    U("lot_size_status", "lot per tier", RISK, category="risk"),
+    U("set_lot_size", "manual lot for a tier", RISK, "tier lot", write=True, category="risk"),
+    U("reset_risk_settings", "risk settings to defaults", RISK, write=True, confirm=True, category="risk"),
+    # H. SL systems (positions.sl_system picks the recovery SL table)
+    V("sl_status", "active SL system", "positions.sl_system", category="sl"),
+    S("sl_system_change", "switch SL system", "positions.sl_system", "value:sl_system", category="sl"),
+    U("sl_system_on", "enable an SL system", RISK, "system:sl_system", write=True, category="sl"),
+    U("complete_sl_system_off", "SL systems off", RISK, write=True, confirm=True, category="sl"),
+    U("view_sl_config", "SL per symbol", RISK, category="sl"),
+    U("set_symbol_sl", "SL reduction % for a symbol", RISK, "symbol percent", write=True, category="sl"),
+    U("reset_symbol_sl", "symbol SL to default", RISK, "symbol", write=True, category="sl"),
+    U("reset_all_sl", "every SL to default", RISK, write=True, confirm=True, category="sl"),
+    # D. re-entry ([positions.reentry] settings through ops/config; chains and sessions from trading/positions)
+    S("tp_system", "TP continuation on/off", "positions.reentry.tp_enabled", "value:onoff", category="reentry"),
+    S("sl_hunt", "SL-hunt re-entry on/off", "positions.reentry.sl_hunt_enabled", "value:onoff", category="reentry"),
+    S("exit_continuation", "exit continuation on/off", "positions.reentry.exit_enabled", "value:onoff",
       category="reentry"),
-    R("reentry_config", POS, "reentry_config", "every re-entry setting", category="reentry"),
-    R("set_monitor_interval", POS, "set_monitor_interval", "price monitor interval (s)", P("value:seconds"),
-      write=True, category="reentry"),
-    R("set_sl_offset", POS, "set_sl_offset", "SL-hunt offset (pips)", P("value:pips"), write=True,
+    V("reentry_config", "every re-entry setting", "positions.reentry", category="reentry"),
+    U("set_monitor_interval", "price monitor interval (s)", POS, "value:seconds", write=True, category="reentry"),
+    S("set_sl_offset", "SL-hunt offset (pips)", "positions.reentry.sl_hunt_offset_pips", "value:pips",
       category="reentry"),
-    R("set_cooldown", POS, "set_cooldown", "SL-hunt cooldown (s)", P("value:seconds"), write=True,
+    S("set_cooldown", "SL-hunt cooldown (s)", "positions.reentry.sl_hunt_cooldown_seconds", "value:seconds",
       category="reentry"),
-    R("set_recovery_time", POS, "set_recovery_time", "recovery window (min)", P("value:minutes"), write=True,
+    U("set_recovery_time", "recovery window (min)", POS, "value:minutes", write=True, category="reentry"),
+    S("set_max_levels", "max chain levels", "positions.reentry.max_chain_levels", "value:levels",
       category="reentry"),
-    R("set_max_levels", POS, "set_max_levels", "max chain levels", P("value:levels"), write=True,
+    S("set_sl_reduction", "SL reduction per level", "positions.reentry.sl_reduction_per_level", "value:ratio",
       category="reentry"),
-    R("set_sl_reduction", POS, "set_sl_reduction", "SL reduction per level", P("value:ratio"), write=True,
-      category="reentry"),
-    R("reset_reentry_config", POS, "reset_reentry_config", "re-entry defaults", write=True, confirm=True,
-      category="reentry"),
-    R("autonomous_mode", POS, "autonomous_mode", "autonomous system on/off", P("value:toggle"), write=True,
-      category="reentry"),
-    R("autonomous_status", POS, "autonomous_status", "autonomous system status", category="reentry"),
+    U("reset_reentry_config", "re-entry defaults", POS, write=True, confirm=True, category="reentry"),
+    U("autonomous_mode", "autonomous system on/off", POS, "value:toggle", write=True, category="reentry"),
+    U("autonomous_status", "autonomous system status", POS, category="reentry"),
     R("chains", POS, "chains", "active re-entry chains", category="reentry"),
     R("sessions", POS, "sessions", "trading sessions", category="reentry"),
-    R("session_report", POS, "session_report", "one session's report", P("id:text"), category="reentry"),
-    R("tp_report", POS, "tp_report", "TP re-entry statistics", category="reentry"),
-    # J. profit booking
-    R("profit_status", POS, "profit_status", "profit booking status", category="profit"),
-    R("profit_stats", POS, "profit_stats", "profit booking statistics", category="profit"),
-    R("toggle_profit_booking", POS, "toggle_profit_booking", "profit booking on/off", write=True,
+    U("session_report", "one session's report", POS, "id:text", category="reentry"),
+    U("tp_report", "TP re-entry statistics", POS, category="reentry"),
+    # J. profit booking ([positions.chains] through ops/config; chains from trading/positions)
+    U("profit_status", "profit booking status", POS, category="profit"),
+    U("profit_stats", "profit booking statistics", POS, category="profit"),
+    S("toggle_profit_booking", "profit booking on/off", "positions.chains.enabled", "value:onoff",
       category="profit"),
-    R("set_profit_targets", POS, "set_profit_targets", "targets per level", P("targets:text"), write=True,
+    U("set_profit_targets", "targets per level", POS, "targets:text", write=True, category="profit"),
+    R("profit_chains", POS, "chains", "active profit chains", category="profit"),
+    R("stop_profit_chain", POS, "stop_chain", "stop one chain", P("chain_id:text"), write=True, confirm=True,
       category="profit"),
-    R("profit_chains", POS, "profit_chains", "active profit chains", category="profit"),
-    R("stop_profit_chain", POS, "stop_profit_chain", "stop one chain", P("id:text"), write=True, confirm=True,
+    R("stop_all_profit_chains", POS, "stop_all_chains", "stop every chain", write=True, confirm=True,
       category="profit"),
-    R("stop_all_profit_chains", POS, "stop_all_profit_chains", "stop every chain", write=True, confirm=True,
-      category="profit"),
-    R("set_chain_multipliers", POS, "set_chain_multipliers", "lot multipliers per level", P("values:text"),
-      write=True, category="profit"),
-    R("profit_config", POS, "profit_config", "profit booking settings", category="profit"),
-    R("profit_sl_status", POS, "profit_sl_status", "profit SL mode", category="profit"),
-    R("profit_sl_mode", POS, "profit_sl_mode", "switch profit SL mode", P("mode:profit_sl_mode"), write=True,
-      category="profit"),
-    R("enable_profit_sl", POS, "enable_profit_sl", "profit SL on", write=True, category="profit"),
-    R("disable_profit_sl", POS, "disable_profit_sl", "profit SL off", write=True, category="profit"),
-    R("reset_profit_sl", POS, "reset_profit_sl", "profit SL defaults", write=True, category="profit"),
+    U("set_chain_multipliers", "lot multipliers per level", POS, "values:text", write=True, category="profit"),
+    V("profit_config", "profit booking settings", "positions.chains", category="profit"),
+    U("profit_sl_status", "profit SL mode", POS, category="profit"),
+    U("profit_sl_mode", "switch profit SL mode", POS, "mode:profit_sl_mode", write=True, category="profit"),
+    U("enable_profit_sl", "profit SL on", POS, write=True, category="profit"),
+    U("disable_profit_sl", "profit SL off", POS, write=True, category="profit"),
+    U("reset_profit_sl", "profit SL defaults", POS, write=True, category="profit"),
     # B. reports (built by the bot from the broker's deals)
     R("daily", G, "report", "today's summary", fixed={"period": "day"}, category="reports"),
     R("weekly", G, "report", "last 7 days", fixed={"period": "week"}, category="reports"),
@@ -211,12 +217,12 @@ ROUTES: tuple[Route, ...] = (
       category="reports"),
     R("strategy_report", G, "report", "P&L per plugin (30 days)", fixed={"period": "month", "by": "plugin"},
       category="reports"),
-    R("stats", RISK, "stats", "tier, losses, win rate", category="reports"),
+    R("stats", RISK, "status", "tier, losses, balance", category="reports"),
     # L. diagnostics
-    R("health_status", HEALTH, "status", "health of every actor", category="system"),
-    R("health", HEALTH, "status", "health of every actor", category="system"),
-    R("system_resources", HEALTH, "resources", "CPU, memory, disk", category="system"),
-    R("error_stats", HEALTH, "error_stats", "errors per actor", category="system"),
+    R("health_status", HEALTH, "health", "health of every actor", category="system"),
+    R("health", HEALTH, "health", "health of every actor", category="system"),
+    R("system_resources", HEALTH, "health", "CPU, memory, open files per actor", category="system"),
+    R("error_stats", HEALTH, "health", "restarts and errors per actor", category="system"),
     R("tree", G, "tree", "the supervision tree", category="system"),
     R("notify", "telegram/notifier", "modes", "notification types and their modes", category="system"),
     R("notify_mode", "telegram/notifier", "mode", "set a notification type on / silent / off",
@@ -286,6 +292,22 @@ def convert(p: Param, word: str) -> Any:
     if p.kind == "symbol":
         return word.upper()
     return word.lower() if p.kind == "kind" else word
+
+
+def config_value(route: Route, args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of an ops/config "set": the TOML value typed (on/off -> bool, numbers -> int/float)."""
+    if route.target != CFG or route.verb != "set" or "value" not in args:
+        return args
+    v = args["value"]
+    if v in ("on", "off"):
+        v = v == "on"
+    elif isinstance(v, str):
+        try:
+            d = Decimal(v)
+            v = int(d) if d == d.to_integral_value() and "." not in v else float(d)
+        except InvalidOperation:
+            pass
+    return {"key": args["key"], "value": v}
 
 
 def may_run(route: Route, role: str | None) -> bool:

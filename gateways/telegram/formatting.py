@@ -495,10 +495,12 @@ _PLUGIN_STATE = {"active": "🟢", "running": "🟢", "enabled": "🟢", "disabl
 
 def live_header(now: Any, tz: str | dt.tzinfo | None = DEFAULT_TZ, *, session: Mapping[str, Any] | None = None,
                 open_trades: int | None = None, pnl_today: Any = None, trading_state: str | None = None,
+                floating: Any = None,
                 plugins: Mapping[str, str] | None = None, title: str | None = None,
                 max_symbols: int = 3) -> str:
     """The pinned header (facts §5.5, DECISIONS 20): clock and date in the trader's zone, the forex session and its
     symbols, trading state, open trades, today's P&L and plugin states.
+    `pnl_today` is today's realised P&L (trading/risk's day), `floating` the open positions' current profit.
 
     `session` is the current forex session as the session logic reports it: {"name", "symbols"} (empty symbols:
     nothing may trade, e.g. the dead zone); None when no session is active. The header is refreshed at most every
@@ -521,6 +523,8 @@ def live_header(now: Any, tz: str | dt.tzinfo | None = DEFAULT_TZ, *, session: M
     stats = []
     if open_trades is not None:
         stats.append(f"📊 <b>Open:</b> {esc(open_trades)}")
+    if floating is not None:
+        stats.append(f"〰️ <b>Floating:</b> {esc(money(floating))}")
     if pnl_today is not None:
         stats.append(f"💰 <b>Today:</b> {esc(money(pnl_today))}")
     if stats:

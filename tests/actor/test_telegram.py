@@ -124,15 +124,22 @@ def test_viewer_may_read_but_not_change(world):
 def test_command_for_absent_actor_answers_why(world):
     api, _ = world
     since = last_seq(api)
-    api.inject_message(ADMIN, "/reentry_config")
+    api.inject_message(ADMIN, "/chains")
     wait_text(api, "trading/positions is not running", since=since)
 
 
 def test_command_without_answer_times_out(world):
     api, _ = world
     since = last_seq(api)
-    api.inject_message(ADMIN, "/view_risk_caps")
+    api.inject_callback_query(ADMIN, "y:clear_daily_loss")     # the confirmation button
     wait_text(api, "no answer from trading/risk within 2 s", since=since, timeout=10)
+
+
+def test_command_nobody_answers_yet_says_so(world):
+    api, _ = world
+    since = last_seq(api)
+    api.inject_message(ADMIN, "/lot_size_status")
+    wait_text(api, "/lot_size_status is not available yet: trading/risk has no command", since=since)
 
 
 def test_bad_arguments_say_what_is_expected(world):

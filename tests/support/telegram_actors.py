@@ -26,7 +26,7 @@ class RiskDouble(ZepixActor):
         if msg.name == "resume":
             self.state = "ACTIVE"
             return m.CommandReply(corr=msg.corr, ok=True, text="trading resumed")
-        if msg.name == "caps":
+        if msg.name == "clear_daily_loss":
             return None     # never answers: the bot reports a timeout
         return super().on_command(msg, sender)
 

@@ -16,8 +16,9 @@ def test_parse_and_bind():
         c.bind_args(r, ["XAUUSD"])
     with pytest.raises(c.UsageError, match="trend must be one of"):
         c.bind_args(r, ["XAUUSD", "1h", "sideways"])
-    assert c.bind_args(c.BY_NAME["set_daily_cap"], ["250"]) == {"amount": "250"}
-    assert c.bind_args(c.BY_NAME["logic2_off"], []) == {"logic": "combinedlogic-2", "enabled": False}
+    assert c.bind_args(c.BY_NAME["set_cooldown"], ["120"]) == {"key": "positions.reentry.sl_hunt_cooldown_seconds",
+                                                               "value": 120}
+    assert c.bind_args(c.BY_NAME["logic2_off"], []) == {"owner": "trading/combined_v3"}
 
 
 def test_roles():
@@ -44,17 +45,17 @@ def test_every_button_fits_and_resolves():
 
 
 def test_picker_then_confirm_then_run():
-    s = menus.resolve("r:set_symbol_sl", "admin")
+    s = menus.resolve("r:set_trend", "admin")
     assert isinstance(s, menus.Screen) and "symbol" in s.text
-    s = menus.resolve("r:set_symbol_sl|XAUUSD", "admin")
-    assert "percent" in s.text
-    run = menus.resolve("r:set_symbol_sl|XAUUSD|30", "admin")
-    assert isinstance(run, menus.Run) and run.args == {"symbol": "XAUUSD", "percent": "30"}
+    s = menus.resolve("r:set_trend|XAUUSD", "admin")
+    assert "tf" in s.text
+    run = menus.resolve("r:set_trend|XAUUSD|1h|BULLISH", "admin")
+    assert isinstance(run, menus.Run) and run.args == {"symbol": "XAUUSD", "tf": "1h", "trend": "BULLISH"}
     ask = menus.resolve("r:disable|combined_v3", "admin")
     assert isinstance(ask, menus.Screen) and "Confirm" in ask.text
     assert ask.keyboard[0][0]["callback_data"] == "y:disable|combined_v3"
     run = menus.resolve("y:disable|combined_v3", "admin")
     assert isinstance(run, menus.Run) and run.args == {"verb": "disable", "plugin": "combined_v3"}
     # symbol picker has more than one page
-    p2 = menus.resolve("q:1:set_symbol_sl", "admin")
+    p2 = menus.resolve("q:1:set_trend", "admin")
     assert "XAUUSD" not in str(p2.keyboard) and "AUDJPY" in str(p2.keyboard)
