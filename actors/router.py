@@ -13,6 +13,10 @@ the timeout the alert ends "skipped" ("plugin trading/X did not come back within
 stays "accepted" in the journal and unanswered to the webhook, so a router restart loses nothing (the webhook
 sends unanswered alerts again; a repeat already waiting here is ignored). A target that is not configured
 (plugin disabled, no plugin for the format) ends "skipped" at once with the reason, and the trader is told.
+Delivered alerts are remembered until the plugin answers the router (plugins answer whoever handed them the
+alert): the directory can lag a SIGKILL, so an alert told to a plugin that was already dead would be lost. When
+the directory shows a target at a new address (or gone), its unanswered alerts are delivered again (or wait);
+plugins are idempotent by alert_id. At most ``UNANSWERED_MAX`` are remembered, for ``UNANSWERED_AGE`` seconds.
 If a fallback implementation runs in a plugin's place, it runs at the same path, so routing by path covers it.
 """
 from __future__ import annotations
@@ -27,6 +31,8 @@ from strategies.routing import RoutingTable
 
 WEBHOOK = "ingress/webhook"
 WAIT_TIMER = "router.wait"
+UNANSWERED_MAX = 2048
+UNANSWERED_AGE = 300.0
 
 
 def expected_paths(config: dict) -> set[str] | None:
@@ -63,6 +69,8 @@ class RouterActor(ZepixActor):
         self.have_directory = bool(self.directory)
         # (alert_id, target) -> (monotonic since, AlertRoute, why): alerts whose plugin is restarting, in order
         self.parked: OrderedDict = OrderedDict()
+        # (alert_id, target) -> (monotonic sent, AlertRoute, why, address told): delivered, not yet answered
+        self.unanswered: OrderedDict = OrderedDict()
         self.after(self._tick(), WAIT_TIMER)
 
     def _configure(self, config: dict) -> None:
@@ -81,6 +89,7 @@ class RouterActor(ZepixActor):
 
     def on_directory(self, previous: dict) -> None:
         self.have_directory = True
+        self._recheck_unanswered()
         self._deliver_parked()
         waiting, self.waiting = self.waiting, []
         for msg in waiting:
@@ -95,6 +104,11 @@ class RouterActor(ZepixActor):
                 del self.parked[key_]
                 self.counts["wait_expired"] += 1
                 self._skip(msg, f"plugin {key_[1]} did not come back within {self.wait_timeout:g} s", key_[1])
+        while self.unanswered:
+            key_, (sent, *_rest) = next(iter(self.unanswered.items()))
+            if now - sent < UNANSWERED_AGE:
+                break
+            del self.unanswered[key_]
         self.after(self._tick(), WAIT_TIMER)
 
     def config_sections(self) -> tuple:
@@ -146,6 +160,18 @@ class RouterActor(ZepixActor):
             self.counts["waited"] += 1
             self.log.info("%s: %s waits for %s (not in the directory)", self.path, msg.alert_id, target)
 
+    def _recheck_unanswered(self) -> None:
+        for key, (sent, msg, why, addr) in list(self.unanswered.items()):
+            now_addr = self.peer(key[1])
+            if now_addr == addr:
+                continue
+            del self.unanswered[key]
+            self.counts["resent"] = self.counts.get("resent", 0) + 1
+            if now_addr is not None:
+                self._deliver(msg, key[1], f"{why}; sent again: {key[1]} restarted before answering")
+            else:
+                self.parked[key] = (time.monotonic(), msg, why)     # bounded by the unanswered bound
+
     def _deliver_parked(self) -> None:
         for key, (since, msg, why) in list(self.parked.items()):
             if self.peer(key[1]) is not None:
@@ -157,8 +183,13 @@ class RouterActor(ZepixActor):
         # accepts: it only ever moves an alert forward
         self.tell_peer(WEBHOOK, m.AlertOutcome(alert_id=msg.alert_id, status="routed", source=self.where,
                                                reason=why, detail={"target": target}, at=time.time()))
-        self.tell(self.peer(target), msg)
+        addr = self.peer(target)
+        self.tell(addr, msg)
         self.counts["routed"] += 1
+        self.unanswered[(msg.alert_id, target)] = (time.monotonic(), msg, why, addr)
+        self.unanswered.move_to_end((msg.alert_id, target))
+        while len(self.unanswered) > UNANSWERED_MAX:
+            self.unanswered.popitem(last=False)
 
     def _skip(self, msg: m.AlertRoute, reason: str, target: str) -> None:
         self.counts["skipped"] += 1
@@ -172,6 +203,9 @@ class RouterActor(ZepixActor):
     def _on_outcome(self, msg: m.AlertOutcome, sender) -> None:
         # plugins answer whoever handed them the alert as well as the journal; the journal's copy is the record
         self.counts["answered"] = self.counts.get("answered", 0) + 1
+        source = msg.source[len("zepix-root/"):] if msg.source.startswith("zepix-root/") else msg.source
+        self.unanswered.pop((msg.alert_id, source), None)
 
     def status_data(self) -> dict:
-        return {**getattr(self, "counts", {}), "parked": len(getattr(self, "parked", {}))}
+        return {**getattr(self, "counts", {}), "parked": len(getattr(self, "parked", {})),
+                "unanswered": len(getattr(self, "unanswered", {}))}
