@@ -76,7 +76,7 @@ class RouterActor(ZepixActor):
     def _configure(self, config: dict) -> None:
         routing = config.get("routing", {})
         self.table = RoutingTable.from_config(routing)   # ConfigError refuses the change
-        wait_max, wait_timeout = routing.get("wait_max", 64), routing.get("wait_timeout", 60.0)
+        wait_max, wait_timeout = routing.get("wait_max", 16), routing.get("wait_timeout", 60.0)
         if not isinstance(wait_max, int) or isinstance(wait_max, bool) or wait_max < 0:
             raise ValueError(f"routing.wait_max = {wait_max!r}: expected a whole number >= 0")
         if not isinstance(wait_timeout, (int, float)) or isinstance(wait_timeout, bool) or wait_timeout <= 0:
