@@ -71,6 +71,9 @@ class RouterActor(ZepixActor):
         self.parked: OrderedDict = OrderedDict()
         # (alert_id, target) -> (monotonic sent, AlertRoute, why, address told): delivered, not yet answered
         self.unanswered: OrderedDict = OrderedDict()
+        # alerts delivered to a plugin that has just come back: it can handle them before its own first Directory,
+        # when it cannot find the journal, so its answer to the router is passed on to the journal as well
+        self.forward: set = set()
         self.after(self._tick(), WAIT_TIMER)
 
     def _configure(self, config: dict) -> None:
@@ -109,6 +112,7 @@ class RouterActor(ZepixActor):
             if now - sent < UNANSWERED_AGE:
                 break
             del self.unanswered[key_]
+            self.forward.discard(key_)
         self.after(self._tick(), WAIT_TIMER)
 
     def config_sections(self) -> tuple:
@@ -168,7 +172,7 @@ class RouterActor(ZepixActor):
             del self.unanswered[key]
             self.counts["resent"] = self.counts.get("resent", 0) + 1
             if now_addr is not None:
-                self._deliver(msg, key[1], f"{why}; sent again: {key[1]} restarted before answering")
+                self._deliver(msg, key[1], f"{why}; sent again: {key[1]} restarted before answering", True)
             else:
                 self.parked[key] = (time.monotonic(), msg, why)     # bounded by the unanswered bound
 
@@ -176,9 +180,9 @@ class RouterActor(ZepixActor):
         for key, (since, msg, why) in list(self.parked.items()):
             if self.peer(key[1]) is not None:
                 del self.parked[key]
-                self._deliver(msg, key[1], f"{why}; waited {time.monotonic() - since:.1f} s for the plugin")
+                self._deliver(msg, key[1], f"{why}; waited {time.monotonic() - since:.1f} s for the plugin", True)
 
-    def _deliver(self, msg: m.AlertRoute, target: str, why: str) -> None:
+    def _deliver(self, msg: m.AlertRoute, target: str, why: str, just_back: bool = False) -> None:
         # "routed" goes out first; the plugin's "decided" can still overtake it (other sender), which the journal
         # accepts: it only ever moves an alert forward
         self.tell_peer(WEBHOOK, m.AlertOutcome(alert_id=msg.alert_id, status="routed", source=self.where,
@@ -188,8 +192,10 @@ class RouterActor(ZepixActor):
         self.counts["routed"] += 1
         self.unanswered[(msg.alert_id, target)] = (time.monotonic(), msg, why, addr)
         self.unanswered.move_to_end((msg.alert_id, target))
+        if just_back:
+            self.forward.add((msg.alert_id, target))
         while len(self.unanswered) > UNANSWERED_MAX:
-            self.unanswered.popitem(last=False)
+            self.forward.discard(self.unanswered.popitem(last=False)[0])
 
     def _skip(self, msg: m.AlertRoute, reason: str, target: str) -> None:
         self.counts["skipped"] += 1
@@ -205,6 +211,9 @@ class RouterActor(ZepixActor):
         self.counts["answered"] = self.counts.get("answered", 0) + 1
         source = msg.source[len("zepix-root/"):] if msg.source.startswith("zepix-root/") else msg.source
         self.unanswered.pop((msg.alert_id, source), None)
+        if (msg.alert_id, source) in self.forward:
+            self.forward.discard((msg.alert_id, source))
+            self.tell_peer(WEBHOOK, msg)    # the journal keeps a repeat in its log only
 
     def status_data(self) -> dict:
         return {**getattr(self, "counts", {}), "parked": len(getattr(self, "parked", {})),
