@@ -3,6 +3,11 @@
 V3 -> its plugin (combined_v3); V6 by chart timeframe (1/5/15/60/240 -> price_action_1m/5m/15m/1h/1h, anything
 else -> ``v6_default``); legacy V4 and PineConnector commands -> legacy_v4. A ``?strategy=`` hint naming a plugin
 of the table (e.g. ``legacy_v4``) overrides the format's choice when ``by_strategy`` is on.
+
+Trend, bias and pulse updates go to the owner of the trend store they update: V3 ``trend_pulse`` -> combined_v3,
+legacy ``bias``/``trend`` -> legacy_v4 (by format), V6 ``TREND_PULSE``/``STATE_CHANGE``/``MOMENTUM_CHANGE`` -> the
+price_action plugin of their timeframe, or, when their timeframe is none the table lists, to every price_action
+plugin (``route_all`` fans out; each plugin reports its own outcome).
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Mapping
 from config.errors import ConfigError
 
 FORMATS = ("v3", "legacy_v4", "pineconnector")
+V6_TREND_KINDS = frozenset({"trend_pulse", "state_change", "momentum_change"})
 
 
 def _path(value, key: str) -> str:
@@ -63,3 +69,16 @@ class RoutingTable:
         if fmt in self.by_format:
             return self.by_format[fmt], f"format {fmt}"
         return None, f"no plugin is configured for format {fmt}"
+
+    def route_all(self, alert: Mapping) -> tuple[tuple[str, ...], str]:
+        """Every target of an alert: one, or for a V6 trend update of an unlisted timeframe every V6 plugin;
+        ((), why) when no plugin is configured for it."""
+        if alert.get("format") == "v6" and alert.get("kind") in V6_TREND_KINDS:
+            strategy = alert.get("strategy")
+            hinted = self.by_strategy and strategy and any(t.split("/", 1)[1] == strategy for t in self.targets())
+            tf = str(alert.get("timeframe"))
+            if not hinted and tf not in self.v6:
+                targets = tuple(sorted(set(self.v6.values()) | {self.v6_default}))
+                return targets, f"v6 {alert.get('kind')} timeframe {tf}: every price_action plugin"
+        target, why = self.route(alert)
+        return ((target,) if target else ()), why

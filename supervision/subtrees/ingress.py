@@ -33,6 +33,10 @@ def check(cfg: dict) -> None:
     RoutingTable.from_config(cfg.get("routing", {}))
     if cfg["routing"]["max_in_flight"] < 1:
         raise ConfigError("routing.max_in_flight", cfg["routing"]["max_in_flight"], "an integer >= 1")
+    if cfg["routing"]["wait_max"] < 0:
+        raise ConfigError("routing.wait_max", cfg["routing"]["wait_max"], "an integer >= 0")
+    if cfg["routing"]["wait_timeout"] <= 0:
+        raise ConfigError("routing.wait_timeout", cfg["routing"]["wait_timeout"], "seconds > 0")
     jr = cfg["journal"]
     for key in ("retention_days", "dedupe_window", "redeliver_max_age"):
         if jr[key] < 0:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
 
 from actors import messages as m
 from actors.webhook import reject_status
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.slow
 
 TOKEN = "t" + uuid.uuid4().hex          # built at run time: no token-shaped literal in git
 BURST = 30
+WAIT_TIMEOUT = 4.0
 
 TOML = f'''token = "{TOKEN}"
 [webhook.limits]
@@ -46,6 +48,20 @@ parent = "trading"
 name = "combined_v3"
 actor = "tests.support.plugins.RecordingPlugin"
 backoff_max = 0.2
+[[supervision.extra]]
+parent = "trading"
+name = "legacy_v4"
+actor = "tests.support.plugins.RecordingPlugin"
+backoff_min = 2.0
+backoff_max = 2.0
+[[supervision.extra]]
+parent = "trading"
+name = "price_action_1h"
+actor = "tests.support.plugins.RecordingPlugin"
+backoff_min = 60.0
+backoff_max = 60.0
+[routing]
+wait_timeout = {WAIT_TIMEOUT}
 '''
 
 
@@ -222,7 +238,8 @@ def test_alert_for_a_plugin_that_is_not_running_is_skipped_with_the_reason(syste
     assert status == 200 and answer["status"] == "accepted", answer
     e = wait_for(lambda: (x := entry(system, answer["alert_id"])) and x["status"] == "skipped" and x, 10,
                  what="skipped by the router")
-    assert e["reason"] == "plugin trading/price_action_5m is not running"
+    # price_action_5m is not in this system's supervision tree: no waiting, skipped at once
+    assert e["reason"] == "plugin trading/price_action_5m is not configured (disabled, or not in the supervision tree)"
     assert e["transitions"][-1]["source"] == "ingress/router"
 
 
@@ -251,9 +268,10 @@ def test_health_and_unknown_paths(system):
     conn.close()
 
 
-def test_concurrent_posts_are_all_acknowledged_and_journaled(system):
-    bodies = [v3(alert_id=uuid.uuid4().hex) for _ in range(100)]
-    with ThreadPoolExecutor(max_workers=50) as pool:
+def test_200_concurrent_posts_are_all_acknowledged_and_journaled(system):
+    # 200 connections open at once (max_connections is 256); each client its own address (rate limit per IP)
+    bodies = [v3(alert_id=uuid.uuid4().hex) for _ in range(200)]
+    with ThreadPoolExecutor(max_workers=200) as pool:
         results = list(pool.map(lambda b: post(system, b), bodies))
     assert all(r[0] == 200 and r[1]["status"] == "accepted" for r in results), [r[:2] for r in results if r[0] != 200]
     assert all(journal_row(system, r[1]["alert_id"]) is not None for r in results)
@@ -306,3 +324,100 @@ def _try_post(system):
         return post(system, v3(alert_id=uuid.uuid4().hex))
     except OSError:
         return None
+
+
+def legacy_entry(alert_id: str) -> bytes:
+    return json.dumps({"type": "entry", "symbol": "XAUUSD", "signal": "buy", "tf": "5m", "price": 4335.49,
+                       "strategy": "ZepixPremium", "id": alert_id}).encode()
+
+
+def test_alert_for_a_restarting_plugin_waits_and_is_delivered_when_it_is_back(system):
+    pid = system.wait_node("trading/legacy_v4", lambda n: n["state"] == "running", 10)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    system.wait_node("trading/legacy_v4", lambda n: n["pid"] != pid and n["state"] != "running", 5,
+                     what="legacy_v4 seen down")
+    ids = []
+    for _ in range(3):                         # arrive while the plugin waits out its 2 s restart back-off
+        status, answer, _ = post(system, legacy_entry(uuid.uuid4().hex))
+        assert status == 200 and answer["status"] == "accepted", answer
+        ids.append(answer["alert_id"])
+    # waiting, not skipped ("routed" when the router's directory still had the dead address: it sends again)
+    assert all(status_of(system, a) in ("accepted", "routed") for a in ids)
+    node = system.wait_node("trading/legacy_v4", lambda n: n["state"] == "running" and n["pid"] != pid, 15,
+                            what="legacy_v4 restarted")
+    for alert_id in ids:
+        e = wait_for(lambda: (x := entry(system, alert_id)) and x["status"] == "decided" and x, 10,
+                     what=f"{alert_id} decided after the restart")
+        routed = [t for t in e["transitions"] if t["status"] == "routed"]
+        assert routed and routed[0]["detail"] == {"target": "trading/legacy_v4"}
+        assert ("waited" in routed[-1]["reason"] or "sent again" in routed[-1]["reason"]) and "bridge: strategy ZepixPremium -> legacy_v4" in routed[0]["reason"]
+        assert not [t for t in e["transitions"] if t["status"] == "skipped"]
+    routes = (system.test_dir / "legacy_v4.routes").read_text().split()
+    assert [r for r in routes if r in ids] == ids                        # in order, each once
+    assert node["pid"] != pid
+
+
+def test_alert_for_a_plugin_that_does_not_come_back_ends_skipped_after_the_wait(system):
+    pid = system.wait_node("trading/price_action_1h", lambda n: n["state"] == "running", 10)["pid"]
+    os.kill(pid, signal.SIGKILL)               # restart back-off 60 s: longer than routing.wait_timeout
+    system.wait_node("trading/price_action_1h", lambda n: n["pid"] != pid and n["state"] != "running", 5,
+                     what="price_action_1h seen down")
+    body = (f"BULLISH_ENTRY|EURUSD|60|1.0850|BUY|HIGH|9{uuid.uuid4().int % 10}|27.3|STRONG|1.0840|1.0860|"
+            "1.0870|1.0880|5/1|TL_OK|")
+    status, answer, _ = post(system, body.encode())
+    assert status == 200 and answer["status"] == "accepted", answer
+    e = wait_for(lambda: (x := entry(system, answer["alert_id"])) and x["status"] == "skipped" and x,
+                 WAIT_TIMEOUT + 10, what="skipped after the wait")
+    assert e["reason"] == f"plugin trading/price_action_1h did not come back within {WAIT_TIMEOUT:g} s"
+    waited = e["transitions"][-1]["at"] - e["received_at"]
+    assert WAIT_TIMEOUT - 0.5 <= waited, waited
+
+
+_V6_TYPES = ("BULLISH_ENTRY", "BEARISH_ENTRY", "EXIT_BULLISH", "TREND_PULSE", "STATE_CHANGE", "MOMENTUM_CHANGE",
+             "SCREENER_FULL_BULLISH", "SIDEWAYS_BREAKOUT", "TRENDLINE_BULLISH_BREAK", "BREAKOUT")
+_JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
+                         st.text(max_size=20), st.lists(st.integers(-2, 2), max_size=7))
+MALFORMED = st.one_of(
+    st.binary(max_size=600),
+    st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.integers(0, 400).map(lambda n: v3()[:n]),                                      # truncated JSON
+    st.dictionaries(st.sampled_from(["type", "signal_type", "symbol", "direction", "tf", "price",
+                                     "consensus_score", "mtf_trends", "market_trend", "signal", "id"]),
+                    _JSON_VALUES, max_size=8).map(lambda d: json.dumps(d).encode()),
+    st.dictionaries(st.sampled_from(["tf", "price", "consensus_score", "mtf_trends", "direction", "symbol"]),
+                    _JSON_VALUES, min_size=1, max_size=3).map(
+        lambda d: json.dumps({**json.loads(v3()), **d}).encode()),                   # one good body, bad fields
+    st.tuples(st.sampled_from(_V6_TYPES), st.lists(st.text(alphabet="XAUSD0123456789.|/→NA-", max_size=8),
+                                                  max_size=16)).map(lambda t: "|".join((t[0], *t[1])).encode()),
+)
+
+
+def _parses(body: bytes) -> bool:
+    try:
+        parse_alert(body)
+        return True
+    except AlertError:
+        return False
+    except Exception:              # noqa: BLE001 - a parser crash is the parser fuzz test's finding; here: sent
+        return False
+
+
+@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow])
+@given(body=MALFORMED)
+def test_malformed_bodies_on_the_live_endpoint_always_get_a_4xx_with_a_reason(system, body):
+    assume(not _parses(body))
+    pid = system.node("ingress/webhook")["pid"] if not hasattr(system, "_fuzz_pid") else system._fuzz_pid
+    system._fuzz_pid = pid
+    status, answer, _ = post(system, body)           # a dropped connection raises here and fails the example
+    assert 400 <= status < 500, (status, answer, body)
+    assert answer["status"] == "rejected" and isinstance(answer.get("error"), str) and answer["error"], answer
+
+
+def test_the_webhook_survived_the_fuzzing_in_one_process(system):
+    # runs after the fuzz test (file order): same webhook process as during every example
+    pid = getattr(system, "_fuzz_pid", None)
+    if pid is None:
+        pytest.skip("the fuzz test did not run")
+    node = system.node("ingress/webhook")
+    assert node["pid"] == pid and node["state"] == "running"

@@ -22,5 +22,8 @@ class RecordingPlugin(ZepixActor):
             f.write(msg.alert_id + "\n")
         # a repeat (redelivery after a restart) is not acted on again, but its outcome is reported again
         self.seen.add(msg.alert_id)
-        self.tell_peer("ingress/webhook", m.AlertOutcome(alert_id=msg.alert_id, status="decided", source=self.path,
-                                                         reason=f"test double {self.name}", at=time.time()))
+        out = m.AlertOutcome(alert_id=msg.alert_id, status="decided", source=self.path,
+                             reason=f"test double {self.name}", at=time.time())
+        self.tell_peer("ingress/webhook", out)
+        if sender is not None and sender != self.peer("ingress/webhook"):
+            self.tell(sender, out)      # like actors.plugin: the router is answered too
