@@ -264,6 +264,14 @@ class BrokerGateway(ZepixActor):
     # -- intents -----------------------------------------------------------------------------------------------
     @handles(m.OrderIntent, m.ModifyIntent, m.CloseIntent)
     def _on_intent(self, msg, sender) -> None:
+        alert_price = msg.detail.get("alert_price") if isinstance(msg, m.OrderIntent) else None
+        if alert_price:
+            # the paper "alert" price source: the quote must be the alert's before this order fills. A separate
+            # AlertPrice can arrive after the order (it may be sent before the plugin knows our address), so the
+            # price also rides on the intent itself.
+            self._on_alert_price(m.AlertPrice(symbol=msg.symbol, price=Decimal(str(alert_price)),
+                                              at=float(msg.detail.get("alert_at") or 0.0), alert_id=msg.alert_id),
+                                 sender)
         self.queue.append((msg, sender, ""))
         self._pump()
 

@@ -517,7 +517,9 @@ class PluginActor(ZepixActor):
                 intent_id=iid, plugin=self.plugin, symbol=e.broker_symbol, side=plan.side.value, volume=volume,
                 sl=plan.sl, tp=plan.tp, comment=plan.comment, alert_id=job.alert_id,
                 detail={"order": plan.role, "trade_id": job.trade_id, "price_hint": str(e.price),
-                        "version": self.pset.version}))
+                        "version": self.pset.version,
+                        **({"alert_price": str(job.alert.price)}
+                           if job.alert is not None and job.alert.price is not None else {})}))
         self._maybe_done(job)
 
     # -- outcomes ----------------------------------------------------------------------------------------------
