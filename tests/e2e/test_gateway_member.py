@@ -17,7 +17,7 @@ import pytest
 from supervision import hygiene
 from tests.e2e.test_alert_to_order import admin, post, v3_buy
 from tests.e2e.test_run import run_py
-from tests.support.system import REPO, find, free_port, wait_for
+from tests.support.system import REPO, find, free_port, kill_tree_groups, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,5 +69,5 @@ def test_gateway_on_a_member_host_and_its_loss_rejects_orders_at_once(tmp_path):
             assert "broker unreachable" in json.dumps(row), row
             assert took < HANG + 1.0, f"answered after {took:.2f} s"
         finally:
-            hygiene.kill_group(member.pid)
+            kill_tree_groups(member.pid)
             member.wait(5)

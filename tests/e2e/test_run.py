@@ -18,7 +18,7 @@ import pytest
 from supervision import hygiene
 from supervision.admin import walk
 from supervision.system import AdminClient, port_in_use
-from tests.support.system import REPO, all_running, find, free_port, wait_for
+from tests.support.system import REPO, all_running, find, free_port, kill_tree_groups, wait_for
 
 
 class RunPy:
@@ -209,8 +209,7 @@ def test_member_host_runs_the_capability_child_and_its_loss_is_detected(tmp_path
                      what="silent remote child detected")
             assert time.monotonic() - t0 < 2.5
         finally:
-            for g in {member.pid}:
-                hygiene.kill_group(g)
+            kill_tree_groups(member.pid)
             member.wait(5)
 
 

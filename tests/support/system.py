@@ -115,3 +115,22 @@ def running_system(tmp: Path, toml: str = "", env: dict | None = None, ready_tim
         hygiene.kill_group(host.pid)
         host.wait(timeout=5)
         assert not hygiene.group_alive(host.pid), f"processes left: {hygiene.group_pids(host.pid)}"
+
+
+def kill_tree_groups(pid: int) -> None:
+    """Kill the process group of ``pid`` and of every descendant. A ``run.py`` starts its host in a session of its
+    own, so killing only run.py's group would leave the host's whole actor system running."""
+    import psutil
+
+    groups = set()
+    try:
+        for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+            try:
+                groups.add(os.getpgid(p.pid))
+            except OSError:
+                pass
+    except psutil.Error:
+        pass
+    groups.add(pid)
+    for g in groups:
+        hygiene.kill_group(g)
