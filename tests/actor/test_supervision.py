@@ -15,11 +15,23 @@ import pytest
 
 from actors import messages as m
 from supervision import hygiene
-from tests.support.system import find, running_system, wait_for
+from tests.support.system import find, running_system as _running_system, wait_for
 
 pytestmark = pytest.mark.slow
 
 WORKER = "tests.support.actors.Worker"
+
+# These tests are about supervision itself: the subtrees run only the workers each test adds, not the trading,
+# broker, ingress, telegram and ops actors (about 15 processes that only slowed escalation down under load).
+SUBTREES = ("ingress", "trading", "broker", "telegram", "ops")
+
+
+def running_system(tmp, toml: str = "", **kw):
+    for name in SUBTREES:
+        header = f"[supervision.subtrees.{name}]\n"
+        # a test that tunes a subtree already declares its table; TOML allows one declaration
+        toml = toml.replace(header, header + "builtin = false\n") if header in toml else header + "builtin = false\n" + toml
+    return _running_system(tmp, toml, **kw)
 
 
 def extra(name: str, actor: str = WORKER, parent: str = "ops", **fields) -> str:
