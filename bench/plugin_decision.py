@@ -29,6 +29,7 @@ from strategies.risk.pips import DEFAULT_SYMBOLS, resolve_spec
 from strategies.v3.strategy import CombinedV3
 from tests.support.alerts import alert_dict, v3_entry
 from tests.support.system import wait_for
+from tests.support.trading import doubles_toml
 
 TOML = """
 [plugins.price_action_1m]
@@ -41,16 +42,7 @@ enabled = false
 enabled = false
 [plugins.legacy_v4]
 enabled = false
-[[supervision.extra]]
-parent = "ingress"
-name = "webhook"
-actor = "tests.support.trading.JournalDouble"
-[[supervision.extra]]
-parent = "broker"
-name = "gateway"
-actor = "tests.support.trading.PaperGatewayDouble"
-options = { balance = "10000000" }
-"""
+""" + doubles_toml('balance = "10000000"')
 
 
 def pure(n: int) -> tuple[float, dict]:

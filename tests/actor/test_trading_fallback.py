@@ -7,6 +7,7 @@ import uuid
 from actors import messages as m
 from tests.support.alerts import alert_dict, command, route, v3_entry
 from tests.support.system import running_system, wait_for
+from tests.support.trading import doubles_toml
 
 TOML = """
 [trading]
@@ -25,19 +26,7 @@ enabled = false
 enabled = false
 [plugins.price_action_1h]
 enabled = false
-[supervision.subtrees.ingress]
-builtin = false
-[supervision.subtrees.broker]
-builtin = false
-[[supervision.extra]]
-parent = "ingress"
-name = "webhook"
-actor = "tests.support.trading.JournalDouble"
-[[supervision.extra]]
-parent = "broker"
-name = "gateway"
-actor = "tests.support.trading.PaperGatewayDouble"
-"""
+""" + doubles_toml()
 
 
 def test_combined_v3_falls_back_to_the_legacy_logic_and_comes_back(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from actors import messages as m
 from tests.support.alerts import alert_dict, command, route, v3_entry
 from tests.support.system import running_system, wait_for
+from tests.support.trading import doubles_toml
 
 TOML = """
 [trading]
@@ -29,19 +30,7 @@ shadow = true
 version = "4.1.0"
 [plugins.combined_v3]
 version = "3.2.1"
-[supervision.subtrees.ingress]
-builtin = false
-[supervision.subtrees.broker]
-builtin = false
-[[supervision.extra]]
-parent = "ingress"
-name = "webhook"
-actor = "tests.support.trading.JournalDouble"
-[[supervision.extra]]
-parent = "broker"
-name = "gateway"
-actor = "tests.support.trading.PaperGatewayDouble"
-"""
+""" + doubles_toml()
 
 
 @pytest.fixture(scope="module")

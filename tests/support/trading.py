@@ -21,6 +21,15 @@ from gateways.broker.paper import PaperBroker
 from gateways.broker.paper_settings import PaperSettings
 
 
+def doubles_toml(gateway_options: str = "") -> str:
+    """Config that puts the doubles at ingress/webhook and broker/gateway, with the real ones there turned off."""
+    options = f"options = {{ {gateway_options} }}\n" if gateway_options else ""
+    return ('[supervision.subtrees.ingress]\nbuiltin = false\n[supervision.subtrees.broker]\nbuiltin = false\n'
+            '[[supervision.extra]]\nparent = "ingress"\nname = "webhook"\nactor = "tests.support.trading.JournalDouble"\n'
+            '[[supervision.extra]]\nparent = "broker"\nname = "gateway"\n'
+            f'actor = "tests.support.trading.PaperGatewayDouble"\n{options}')
+
+
 def magic_of(plugin: str) -> int:
     return zlib.crc32(plugin.encode()) % 1_000_000
 
