@@ -39,6 +39,8 @@ NOTIFIER = "telegram/notifier"   # the notification router's path
 
 # How many messages an actor keeps while it waits for its Init; more is a bug upstream, not a burst.
 EARLY_LIMIT = 1000
+# At most this many messages travel in one Batch.
+BATCH_MAX = 256
 
 
 class ZepixActor(Actor):
@@ -71,7 +73,12 @@ class ZepixActor(Actor):
         self.wanted: dict[str, tuple] = {}            # publisher path -> topics (subscriber side)
         self.initialized = False
         self.early: list[tuple[Any, Any]] = []
+        # While a message is handled, what it sends to actors of the tree waits here and leaves in one Batch per
+        # peer when the handler is done (same order per peer). None outside a handler: sends go out directly.
+        self._outbox: list[tuple[Any, list[bytes]]] | None = None
+        self._peers: list = []
         self.handled = 0
+        self.batches = 0
         self.errors = 0
         self.codec_errors = 0
         self.started_at = time.time()
@@ -159,8 +166,48 @@ class ZepixActor(Actor):
         self.tell_peer(NOTIFIER, m.Notify(kind=kind, priority=priority, text=text, source=self.path, data=data,
                                           at=time.time()))
 
+    # -- sending in batches ----------------------------------------------------------------------------------
+    def send(self, targetAddr, msg) -> None:
+        box = self._outbox
+        if box is not None and isinstance(msg, (bytes, bytearray)) and targetAddr in self._peers:
+            for addr, items in box:
+                if addr == targetAddr:
+                    items.append(bytes(msg))
+                    return
+            box.append((targetAddr, [bytes(msg)]))
+            return
+        if box:
+            self._flush_outbox(targetAddr)    # keep the order of what was already queued for this target
+        super().send(targetAddr, msg)
+
+    def _flush_outbox(self, only=None) -> None:
+        box = self._outbox or []
+        keep = []
+        for addr, items in box:
+            if only is not None and addr != only:
+                keep.append((addr, items))
+                continue
+            for i in range(0, len(items), BATCH_MAX):
+                chunk = items[i:i + BATCH_MAX]
+                super().send(addr, chunk[0] if len(chunk) == 1 else m.encode(m.Batch(items=tuple(chunk))))
+        if self._outbox is not None:
+            self._outbox[:] = keep
+
     # -- the loop ----------------------------------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
+        outer = self._outbox is None
+        if outer:
+            self._outbox = []
+        try:
+            return self._receive(msg, sender)
+        finally:
+            if outer:
+                try:
+                    self._flush_outbox()
+                finally:
+                    self._outbox = None
+
+    def _receive(self, msg, sender):
         try:
             if isinstance(msg, (bytes, bytearray)):
                 self._on_bytes(bytes(msg), sender)
@@ -191,6 +238,11 @@ class ZepixActor(Actor):
         except m.CodecError as exc:
             self.codec_errors += 1
             self.log.error("%s: rejected a message: %s", self.path, exc)
+            return
+        if isinstance(msg, m.Batch):
+            self.batches += 1
+            for item in msg.items:
+                self._on_bytes(item, sender)
             return
         self.handled += 1
         if isinstance(msg, m.Init):
@@ -234,6 +286,7 @@ class ZepixActor(Actor):
 
     def _on_directory(self, msg: m.Directory) -> None:
         previous, self.directory = self.directory, dict(msg.entries)
+        self._peers = list(self.directory.values())
         for path, topics in self.wanted.items():
             addr = self.directory.get(path)
             if addr is not None and addr != previous.get(path):
@@ -278,7 +331,8 @@ class ZepixActor(Actor):
 
     def _on_status_request(self, msg: m.StatusRequest, sender) -> None:
         self.tell(sender, m.StatusReply(corr=msg.corr, name=self.name, pid=os.getpid(), started_at=self.started_at,
-                                        children=0, data={"handled": self.handled, "errors": self.errors,
+                                        children=0, data={"handled": self.handled, "batches": self.batches,
+                                                          "errors": self.errors,
                                                           "codec_errors": self.codec_errors, **self.status_data()}))
 
     def _init(self, msg: m.Init, sender) -> None:

@@ -257,6 +257,16 @@ class Pong:
     codec_errors: int = 0
 
 
+@message("life.batch")
+@dataclass(frozen=True)
+class Batch:
+    """Several encoded messages for one actor, sent as one transport message (``ZepixActor`` packs what one
+    handler run sends to the same peer, and unpacks on arrival, in order). Thespian's TCP transport costs the same
+    per message whatever its size, and its per-loop bookkeeping grows with the messages in flight; under load one
+    message per alert per hop was what capped the throughput (bench/webhook_latency.py)."""
+    items: tuple[bytes, ...]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Supervision events (subscribers get every transition of every supervisor below the one they subscribed to)
 

@@ -84,6 +84,61 @@ def load(port: int, path: str, clients: int, n: int):
     return asyncio.run(_load(port, path, clients, n))
 
 
+async def _paced_client(port: int, path: str, start: float, period: float, count: int, first: int, lat: list,
+                        ids: list, errors: list, late: list) -> None:
+    """One keep-alive client sending ``count`` alerts, one every ``period`` seconds from ``start`` (open loop:
+    the schedule does not wait for slow answers; a request that could not leave on time counts from its due
+    time, so a slow server cannot hide its queueing by slowing the clients down)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    loop = asyncio.get_running_loop()
+    try:
+        for k in range(count):
+            due = start + k * period
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                late.append(-delay)
+            body = alert_body(first + k)
+            req = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}"
+                   f"\r\n\r\n").encode() + body
+            writer.write(req)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            data = await reader.readexactly(length)
+            lat.append(loop.time() - due)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors.append(head.split(b"\r\n", 1)[0].decode())
+                continue
+            ids.append(json.loads(data)["alert_id"])
+    finally:
+        writer.close()
+
+
+async def _paced(port: int, path: str, clients: int, rate: float, seconds: float):
+    loop = asyncio.get_running_loop()
+    per_client = rate / clients
+    period = 1.0 / per_client
+    count = max(1, int(seconds * per_client))
+    start = loop.time() + 0.5
+    lat: list = []
+    ids: list = []
+    errors: list = []
+    late: list = []
+    t0 = time.perf_counter()
+    # client c starts at its own phase, so the offered load is spread evenly over time
+    await asyncio.gather(*(_paced_client(port, path, start + c * period / clients, period, count, c * count, lat, ids,
+                                         errors, late) for c in range(clients)))
+    return lat, ids, errors, time.perf_counter() - t0, late
+
+
+def paced(port: int, path: str, clients: int, rate: float, seconds: float):
+    return asyncio.run(_paced(port, path, clients, rate, seconds))
+
+
 AIOHTTP_SERVER = r'''
 import sys, time, secrets
 from datetime import datetime, timezone
@@ -111,7 +166,7 @@ web.run_app(app, host="127.0.0.1", port=port, print=lambda *a: print("READY", fl
 '''
 
 
-def run_levels(name: str, port: int, path: str, levels: list[int], n: int) -> dict:
+def run_levels(name: str, port: int, path: str, levels: list[int], n: int, rate: float, seconds: float) -> dict:
     out = {}
     load(port, path, 4, 100)          # warm-up (connections, page cache, JIT-free Python paths)
     for clients in levels:
@@ -119,8 +174,15 @@ def run_levels(name: str, port: int, path: str, levels: list[int], n: int) -> di
         s = summary([x * 1000 for x in lat])
         out[clients] = {"p50": s["p50"], "p90": s["p90"], "p99": s["p99"], "max": s["max"], "rate": len(lat) / wall,
                         "ok": len(ids), "errors": len(errors), "ids": ids}
-        print(f"{name}: {clients} clients: {len(lat)} answers in {wall:.2f}s, errors {len(errors)}"
+        print(f"{name}: {clients} clients flooding: {len(lat)} answers in {wall:.2f}s, errors {len(errors)}"
               + (f" (first: {errors[0]})" if errors else ""), file=sys.stderr)
+        lat, pids, errors, wall, late = paced(port, path, clients, rate, seconds)
+        s = summary([x * 1000 for x in lat])
+        out[clients]["paced"] = {"p50": s["p50"], "p99": s["p99"], "max": s["max"], "rate": len(lat) / wall,
+                                 "errors": len(errors), "late": len(late), "n": len(lat)}
+        out[clients]["ids"] = ids + pids
+        print(f"{name}: {clients} clients at {rate:g}/s: {len(lat)} answers, errors {len(errors)}, "
+              f"{len(late)} sent late", file=sys.stderr)
     return out
 
 
@@ -128,17 +190,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--levels", default="1,50,200")
+    ap.add_argument("--rate", type=float, default=300.0, help="offered alerts/s of the paced runs")
+    ap.add_argument("--seconds", type=float, default=5.0, help="length of each paced run")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load {os.getloadavg()[0]:.2f}")
 
     toml = (f'token = "{TOKEN}"\n[webhook.limits]\nrate_limit_per_ip = 0.0\nmax_connections = 1024\n'
+            '[supervision.subtrees.trading]\nbuiltin = false\n'
             '[[supervision.extra]]\nparent = "trading"\nname = "combined_v3"\n'
             'actor = "tests.support.plugins.RecordingPlugin"\n')
     with bench_system(toml) as s:
         port = s.config["webhook"]["port"]
-        zepix = run_levels("zepix", port, f"/webhook/{TOKEN}", levels, args.requests)
+        zepix = run_levels("zepix", port, f"/webhook/{TOKEN}", levels, args.requests, args.rate, args.seconds)
         ids = [i for r in zepix.values() for i in r["ids"]]
         db = Path(s.config["system"]["data_dir"]) / s.config["journal"]["file"]
 
@@ -178,7 +243,7 @@ def main(argv=None) -> int:
                             start_new_session=True)
     try:
         assert proc.stdout.readline().startswith("READY")
-        aio = run_levels("aiohttp", aport, f"/webhook/{TOKEN}", levels, args.requests)
+        aio = run_levels("aiohttp", aport, f"/webhook/{TOKEN}", levels, args.requests, args.rate, args.seconds)
     finally:
         proc.kill()
         proc.wait(timeout=10)
@@ -194,6 +259,16 @@ def main(argv=None) -> int:
     table(["clients", "zepix p50", "zepix p99", "zepix max", "zepix acks", "errors", "aiohttp p50", "aiohttp p99",
            "aiohttp acks", "p99 ratio", "rate ratio"], rows,
           title=f"Ack latency (journal commit included), {args.requests} unique V3 alerts per level, keep-alive")
+    rows = []
+    for c in levels:
+        z, a = zepix[c]["paced"], aio[c]["paced"]
+        rows.append([c, f"{args.rate:g}/s", f"{z['p50']:.2f} ms", f"{z['p99']:.2f} ms", f"{z['max']:.2f} ms",
+                     f"{z['rate']:.0f}/s", z["errors"], z["late"], f"{a['p50']:.2f} ms", f"{a['p99']:.2f} ms",
+                     f"{z['p99'] / a['p99']:.2f}"])
+    table(["clients", "offered", "zepix p50", "zepix p99", "zepix max", "answered", "errors", "sent late",
+           "aiohttp p50", "aiohttp p99", "p99 ratio"], rows,
+          title=f"Ack latency at a steady {args.rate:g} alerts/s spread over the clients (open loop, "
+                f"{args.seconds:g} s per level; latency from each request's due time)")
     table(["alerts", "acked at 50 clients", "all routed+decided", "sustained rate", "lost"],
           [[len(burst_ids), f"{wall:.2f} s", f"{routed_wall:.2f} s", f"{len(burst_ids) / routed_wall:.0f}/s",
             lost]], title="Sustained: journaled, routed and decided by a plugin, zero loss")

@@ -624,6 +624,7 @@ class RootSupervisor(Supervisor):
         if key == "directory":
             self.dir_due = False
             self.directory = dict(self.dir_map)
+            self._peers = list(self.directory.values())
             data = m.encode(m.Directory(entries=self.directory))
             for addr in self.directory.values():
                 if addr != self.myAddress:   # ops (issue 8): the root's own entry

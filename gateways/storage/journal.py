@@ -12,6 +12,7 @@ and late or repeated reports stay visible. Times are unix seconds passed in by t
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from dataclasses import dataclass
@@ -81,8 +82,44 @@ class Journal:
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
         self.conn: sqlite3.Connection = open_db(self.path, readonly=readonly)
+        self._grouped = False
         if not readonly:
             migrate(self.conn, MIGRATIONS, NAME)
+
+    @contextlib.contextmanager
+    def group(self):
+        """One commit for every write inside (group commit): the webhook writes all the alerts of one socket
+        readiness pass, then commits once, then answers them. A failed write inside rolls back only itself; a
+        failed commit raises and keeps nothing of the group. Nested groups join the outer one."""
+        if self._grouped:
+            yield
+            return
+        self._grouped = True
+        try:
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.conn.rollback()
+                raise
+            self.conn.commit()
+        finally:
+            self._grouped = False
+
+    @contextlib.contextmanager
+    def _tx(self):
+        if not self._grouped:
+            with self.conn:
+                yield
+            return
+        self.conn.execute("SAVEPOINT op")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO op")
+            self.conn.execute("RELEASE op")
+            raise
+        self.conn.execute("RELEASE op")
 
     def close(self) -> None:
         self.conn.close()
@@ -94,9 +131,9 @@ class Journal:
 
         A repeat is a non-duplicate row with the same ``dedupe_key`` (explicit id: at any time; body hash: same
         arrival minute) or, for alerts without an explicit id, the same ``content_key`` received within
-        ``window_s`` seconds. Committed before it returns.
+        ``window_s`` seconds. Committed before it returns (at the end of the ``group`` it is in).
         """
-        with self.conn:
+        with self._tx():
             prior = self.conn.execute(
                 "SELECT alert_id FROM alerts WHERE dedupe_key = ? AND status != 'duplicate' "
                 "ORDER BY received_at LIMIT 1", (dedupe_key,)).fetchone()
@@ -120,7 +157,7 @@ class Journal:
     def reject(self, *, alert_id: str, received_at: float, client: str, hints: dict, raw_body: bytes,
                error: dict) -> None:
         """Record a body that is not an acceptable alert, with the parser's error (code, field, message)."""
-        with self.conn:
+        with self._tx():
             self.conn.execute(
                 "INSERT INTO alerts (alert_id, received_at, client, hints, raw_body, format, status, reason, "
                 "error, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -134,7 +171,7 @@ class Journal:
         backward report, or the alert is already terminal); None: no such alert."""
         if status not in STATUSES:
             raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
-        with self.conn:
+        with self._tx():
             row = self.conn.execute("SELECT status FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone()
             if row is None:
                 return None

@@ -62,3 +62,21 @@ def test_a_command_to_an_actor_without_it_says_so(tmp_path):
         reply = command(s, "ops/w1", "fly")
         assert not reply.ok and "ops/w1 has no command 'fly'" in reply.text
         assert s.client.address_of("ops/nope") is None
+
+
+def test_what_one_handler_sends_to_a_peer_arrives_batched_and_in_order(tmp_path):
+    """ZepixActor packs the messages one handler run sends to an actor of the tree into Batch messages (at most
+    BATCH_MAX each) and the receiver unpacks them in order; replies to the outside (this test's asks) are not
+    batched (the client reads them one by one)."""
+    from actors.base import BATCH_MAX
+    n = BATCH_MAX + 44
+    with running_system(tmp_path, TOML) as s:
+        wait_for(lambda: "ops/w1" in set(s.client.ask_actor("trading/w2", m.StatusRequest(corr=corr()), 2.0)
+                                         .data["directory"]), 10, what="w2 knows w1")
+        before = s.client.ask_actor("ops/w1", m.StatusRequest(corr=corr()), 2.0).data
+        assert command(s, "trading/w2", "burst", to="ops/w1", n=n).ok
+        wait_for(lambda: len(command(s, "ops/w1", "seen").data["seen"]) >= n, 10, what="every message arrived")
+        assert command(s, "ops/w1", "seen").data["seen"] == [str(i) for i in range(n)]
+        after = s.client.ask_actor("ops/w1", m.StatusRequest(corr=corr()), 2.0).data
+        assert after["batches"] - before["batches"] == 2          # BATCH_MAX + 44 messages: two batches
+        assert after["handled"] - before["handled"] >= n

@@ -40,6 +40,11 @@ class Worker(ZepixActor):
         if msg.name == "subscribe":
             self.subscribe_to(msg.args["path"], msg.args["topic"])
             return m.CommandReply(corr=msg.corr, ok=True, text="subscribed")
+        if msg.name == "burst":
+            # n messages to one peer from one handler run: they travel as Batch messages, in order
+            for i in range(int(msg.args["n"])):
+                self.tell_peer(msg.args["to"], m.Notify(kind="test", priority="LOW", text=str(i)))
+            return m.CommandReply(corr=msg.corr, ok=True, text="sent")
         if msg.name == "seen":
             return m.CommandReply(corr=msg.corr, ok=True, text="", data={"seen": list(getattr(self, "seen", []))})
         return super().on_command(msg, sender)

@@ -95,3 +95,42 @@ def test_reopening_keeps_everything(tmp_path):
     assert ro.recent()[0]["alert_id"] == "a1"
     ro.close()
     j.close()
+
+
+def _rows(tmp_path) -> list:
+    other = sqlite3.connect(tmp_path / "journal.db")
+    try:
+        return other.execute("SELECT alert_id, status FROM alerts ORDER BY alert_id").fetchall()
+    finally:
+        other.close()
+
+
+def test_a_group_is_one_commit_seen_by_others_only_at_its_end(journal, tmp_path):
+    with journal.group():
+        assert accept(journal, "a1", 1000.0, dedupe="h:1", content=None).status == "accepted"
+        # dedupe inside the group sees the group's own uncommitted rows
+        assert accept(journal, "a2", 1001.0, dedupe="h:1", content=None).status == "duplicate"
+        assert journal.transition("a1", "routed", at=1002.0) is True
+        assert _rows(tmp_path) == []                     # nothing committed yet
+    assert _rows(tmp_path) == [("a1", "routed"), ("a2", "duplicate")]
+
+
+def test_a_failed_write_in_a_group_undoes_only_itself(journal, tmp_path):
+    with journal.group():
+        accept(journal, "a1", 1000.0, dedupe="h:1")
+        with pytest.raises(sqlite3.IntegrityError):
+            accept(journal, "a1", 1000.5, dedupe="h:2")     # the same alert id twice
+        accept(journal, "a3", 1001.0, dedupe="h:3", content="c:3")
+    assert _rows(tmp_path) == [("a1", "accepted"), ("a3", "accepted")]
+    assert [t["status"] for t in journal.get("a1")["transitions"]] == ["accepted"]
+
+
+def test_an_error_escaping_a_group_keeps_nothing_of_it(journal, tmp_path):
+    accept(journal, "a0", 999.0, dedupe="h:0", content="c:0")
+    with pytest.raises(RuntimeError):
+        with journal.group():
+            accept(journal, "a1", 1000.0, dedupe="h:1")
+            raise RuntimeError("crash in the middle of a pass")
+    assert _rows(tmp_path) == [("a0", "accepted")]
+    accept(journal, "a2", 1001.0, dedupe="h:2", content="c:2")     # the journal works on after it
+    assert _rows(tmp_path) == [("a0", "accepted"), ("a2", "accepted")]
