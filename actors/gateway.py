@@ -115,6 +115,7 @@ class BrokerGateway(ZepixActor):
         self.connect_tries = 0
         self.reconnect_round = 0
         self.queue: deque = deque()
+        self._last_alert_price: dict[str, tuple] = {}
         self.job: Job | None = None
         self.last_reconcile = 0.0
         self.foreign: set[int] = set()      # open tickets without one of our magic numbers
@@ -765,13 +766,21 @@ class BrokerGateway(ZepixActor):
     def _on_alert_price(self, msg: m.AlertPrice, sender) -> None:
         if self.adapter != "paper" or not self.connected:
             return
+        # The price comes twice per alert (AlertPrice, then on each intent): once is enough
+        key = (msg.price, msg.at)
+        if msg.at > 0 and self._last_alert_price.get(msg.symbol) == key:
+            return
+        self._last_alert_price[msg.symbol] = key
         at = datetime.fromtimestamp(msg.at, tz=timezone.utc) if msg.at > 0 else _now_utc()
         try:
-            self.broker.observe_price(msg.symbol, msg.price, at)
+            moved = self.broker.observe_price(msg.symbol, msg.price, at)
         except BrokerError as exc:
             self.log.warning("%s: alert price %s %s ignored: %s", self.path, msg.symbol, msg.price, exc)
             return
-        self._scan_deals()
+        if moved.deals:
+            # an SL/TP or pending order hit at the new price; without deals there is nothing to scan (the scan
+            # reads every deal since the oldest open position, which grows with the book)
+            self._scan_deals()
 
     @handles(m.TickPoll)
     def _on_tick_poll(self, msg: m.TickPoll, sender) -> None:

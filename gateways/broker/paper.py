@@ -471,7 +471,7 @@ class PaperBroker:
         if q is None:
             return before
         deals = self._on_quote(symbol, q)
-        self._save_clock_and_feeds()
+        self._save_clock_and_feeds([symbol])   # advance() saved the feeds it moved; this one moved now
         tick = Tick(symbol, self._price(spec, q.bid), self._price(spec, q.ask), q.time)
         return Advance(before.ticks + (tick,), before.deals + tuple(deals))
 

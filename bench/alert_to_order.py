@@ -1,0 +1,179 @@
+"""Alert -> order accepted by the paper broker, through HTTP and every actor, next to the in-process floor.
+
+    python bench/alert_to_order.py [--n 200] [--rate 20] [--pure 5000]
+
+1. Floor: the same strategy called in-process, ``CombinedV3.decide`` on the same V3 entry alert, ``--pure`` times
+   (per-call p50/p99 and decisions per second).
+2. The whole system as ``run.py`` starts it (``supervision.host`` with the shipped configuration): the real
+   webhook, journal, router, combined_v3, trading/risk, trading/positions and broker/gateway on the paper broker
+   (balance raised so margin never refuses an order). ``--n`` unique V3 buy alerts are POSTed at ``--rate``
+   alerts/s over one keep-alive connection (open loop: a slow answer does not delay the schedule). Each alert
+   places Order A and Order B.
+
+Latency of an alert = the time the broker gateway reported its order filled by the paper broker (the "executed"
+transition it sends to the journal, stamped in the gateway) minus the wall-clock time just before the benchmark
+sent the HTTP request; both clocks are this machine's ``time.time()``. "first order" is the earlier of A and B,
+"both orders" the later. Also from the journal: webhook received -> router "routed" -> plugin "decided". The first
+10 alerts warm up (symbol info, connections, caches) and are left out.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sqlite3
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import bench_system, machine_line, summary, table  # noqa: E402
+from strategies.alerts.model import ParsedAlert  # noqa: E402
+from strategies.decisions import Facts  # noqa: E402
+from strategies.risk.pips import DEFAULT_SYMBOLS, resolve_spec  # noqa: E402
+from strategies.v3.strategy import CombinedV3  # noqa: E402
+from tests.support.alerts import alert_dict, v3_entry  # noqa: E402
+from tests.support.system import wait_for  # noqa: E402
+
+TOKEN = "a2o" + uuid.uuid4().hex
+WARMUP = 10
+TOML = f"""
+token = "{TOKEN}"
+[broker.paper]
+initial_balance = 10000000.0
+[trading]
+starting_balance = 10000000.0
+"""
+
+
+def body(i: int) -> bytes:
+    return json.dumps({"type": "entry_v3", "signal_type": "Institutional_Launchpad", "symbol": "XAUUSD",
+                       "direction": "buy", "tf": "15", "price": 4335.49, "consensus_score": 8, "sl_price": 4328.12,
+                       "tp1_price": 4346.545, "tp2_price": 4357.6, "mtf_trends": "1,1,1,1,-1", "market_trend": 1,
+                       "position_multiplier": 0.8, "id": f"a2o-{uuid.uuid4().hex}-{i}"}).encode()
+
+
+def pure(n: int) -> tuple[float, dict]:
+    strategy = CombinedV3()
+    alert = ParsedAlert.from_dict(alert_dict(v3_entry()))
+    facts = Facts(balance=Decimal(10000), spec=resolve_spec("XAUUSD", None, DEFAULT_SYMBOLS))
+    now = datetime.now(timezone.utc)
+    times = []
+    t_all = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter_ns()
+        strategy.decide(alert, {}, facts, now)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    return n / (time.perf_counter() - t_all), summary(times)
+
+
+def post_all(port: int, n: int, rate: float) -> list[tuple[str, float, float]]:
+    """[(alert_id, sent at (time.time()), answered after (s))] for every alert, sent on a fixed schedule."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    out = []
+    start = time.perf_counter() + 0.2
+    try:
+        for i in range(n):
+            due = start + i / rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)          # pacing the load generator, not synchronisation
+            data = body(i)
+            sent = time.time()
+            t0 = time.perf_counter()
+            conn.request("POST", f"/webhook/{TOKEN}", data, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            answer = json.loads(resp.read())
+            if resp.status != 200 or answer.get("status") != "accepted":
+                raise RuntimeError(f"alert {i}: HTTP {resp.status} {answer}")
+            out.append((answer["alert_id"], sent, time.perf_counter() - t0))
+    finally:
+        conn.close()
+    return out
+
+
+def journal_times(db: Path, ids: list[str]) -> dict[str, dict[str, list[float]]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out: dict[str, dict[str, list[float]]] = {i: {} for i in ids}
+        for alert_id, status, at in conn.execute("SELECT alert_id, status, at FROM transitions"):
+            if alert_id in out:
+                out[alert_id].setdefault(status, []).append(at)
+        return out
+    finally:
+        conn.close()
+
+
+def through_http(n: int, rate: float) -> dict:
+    with bench_system(TOML) as s:
+        port = s.config["webhook"]["port"]
+        db = Path(s.config["system"]["data_dir"]) / s.config["journal"]["file"]
+        sent = post_all(port, n, rate)
+        ids = [a for a, _, _ in sent]
+
+        def executed_both() -> int:
+            t = journal_times(db, ids)
+            return sum(1 for v in t.values() if len(v.get("executed", [])) >= 2 or v.get("rejected")
+                       or v.get("skipped"))
+        wait_for(lambda: executed_both() >= len(ids), 60, interval=0.2, what="every alert's two orders filled")
+        times = journal_times(db, ids)
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        reasons = conn.execute("SELECT status, reason, COUNT(*) FROM alerts WHERE status != 'executed' "
+                               "GROUP BY status, reason").fetchall()
+        conn.close()
+        for status, reason, count in reasons:
+            print(f"not executed: {count} x {status}: {reason}", file=sys.stderr)
+    first, both, ack, routed, decided, failed = [], [], [], [], [], 0
+    for k, (alert_id, t_sent, answered) in enumerate(sent):
+        t = times[alert_id]
+        if t.get("rejected") or t.get("skipped") or len(t.get("executed", [])) < 2:
+            failed += 1
+            continue
+        if k < WARMUP:
+            continue
+        received = t["accepted"][0]
+        ack.append(answered * 1000)
+        routed.append((min(t["routed"]) - received) * 1000)
+        decided.append((min(t["decided"]) - received) * 1000)
+        ex = sorted(t["executed"])
+        first.append((ex[0] - t_sent) * 1000)
+        both.append((ex[1] - t_sent) * 1000)
+    return {"first": summary(first), "both": summary(both), "ack": summary(ack), "routed": summary(routed),
+            "decided": summary(decided), "failed": failed}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--rate", type=float, default=20.0)
+    p.add_argument("--pure", type=int, default=5000)
+    a = p.parse_args()
+    print(machine_line())
+    rate, floor = pure(a.pure)
+    r = through_http(a.n, a.rate)
+    rows = [["in-process CombinedV3.decide (the floor)", floor["n"], floor["p50"], floor["p99"], floor["max"]],
+            ["HTTP POST -> 200 accepted (journal committed)", r["ack"]["n"], r["ack"]["p50"], r["ack"]["p99"],
+             r["ack"]["max"]],
+            ["webhook received -> router 'routed'", r["routed"]["n"], r["routed"]["p50"], r["routed"]["p99"],
+             r["routed"]["max"]],
+            ["webhook received -> combined_v3 'decided'", r["decided"]["n"], r["decided"]["p50"],
+             r["decided"]["p99"], r["decided"]["max"]],
+            ["HTTP sent -> first order filled (paper)", r["first"]["n"], r["first"]["p50"], r["first"]["p99"],
+             r["first"]["max"]],
+            ["HTTP sent -> both orders filled (paper)", r["both"]["n"], r["both"]["p50"], r["both"]["p99"],
+             r["both"]["max"]]]
+    table(["path", "n", "p50 ms", "p99 ms", "max ms"], rows,
+          title=f"Alert -> order at {a.rate:g} alerts/s through HTTP and every actor (failed: {r['failed']})")
+    table(["figure", "value"], [
+        ["in-process decisions per second", f"{rate:,.0f}"],
+        ["first order p50 / floor p50", f"{r['first']['p50'] / floor['p50']:.0f}x"],
+        ["first order p99 / floor p99", f"{r['first']['p99'] / floor['p99']:.0f}x"],
+        ["targets (issue 5)", "p50 < 5 ms, p99 < 20 ms"]])
+
+
+if __name__ == "__main__":
+    main()
