@@ -36,6 +36,7 @@ from gateways.broker.interface import (
     UNCHANGED, BrokerError, BrokerUnavailable, CloseReason, DealEntry, MarketOrder, OrderResult, OrderTag,
     PendingKind, PendingOrder, RetcodeClass, Side, to_decimal,
 )
+from actors.gateway_simulation import SimulationSwitch, with_adapter
 from gateways.broker.ledger import TAG_PREFIX, Ledger, comment_for, intent_tag
 
 WEBHOOK = "ingress/webhook"
@@ -92,7 +93,7 @@ class Job:
     notes: list = field(default_factory=list)
 
 
-class BrokerGateway(ZepixActor):
+class BrokerGateway(SimulationSwitch, ZepixActor):
 
     @staticmethod
     def actorSystemCapabilityCheck(capabilities: dict, requirements: dict) -> bool:
@@ -105,11 +106,13 @@ class BrokerGateway(ZepixActor):
         from gateways.broker.factory import adapter_name, build_broker
 
         self.bcfg = self.config["broker"]
-        self.adapter = adapter_name(self.config)
+        self.configured_adapter = adapter_name(self.config)
         self.magics = {str(k): int(v) for k, v in self.bcfg.get("magic", {}).items()}
         data = Path(self.config["system"]["data_dir"]) / "broker"
         self.ledger = Ledger(data / "gateway.db")
-        self.broker = build_broker(self.config)
+        # /simulation_mode may have switched brokers at runtime; that choice survives a restart
+        self.adapter = self._effective_adapter(self.configured_adapter)
+        self.broker = build_broker(with_adapter(self.config, self.adapter))
         self.connected = False
         self.conn_error = "not connected yet"
         self.connect_tries = 0
@@ -121,6 +124,15 @@ class BrokerGateway(ZepixActor):
         self.foreign: set[int] = set()      # open tickets without one of our magic numbers
         self.sent = 0
         self.rejected = 0
+        self._warn_insecure()
+        # connect on a timer: setup stays quick (a terminal may take seconds), and what reconciliation finds is
+        # published once the directory has told us where the subscribers and ingress/webhook are
+        self.directory_waits = 0
+        self.after(0.0, "connect")
+        self.after(self.bcfg["poll_interval"], "poll")
+        self.after(self.bcfg["ping_interval"], "ping")
+
+    def _warn_insecure(self) -> None:
         if self.adapter == "mt5linux":
             from gateways.broker.mt5linux import is_loopback
 
@@ -128,12 +140,6 @@ class BrokerGateway(ZepixActor):
             if not is_loopback(host):
                 self.notify("broker_insecure", "HIGH", f"mt5linux server {host} is not on loopback: its rpyc "
                             "server runs any code sent to it; reach it only through a VPN or SSH tunnel")
-        # connect on a timer: setup stays quick (a terminal may take seconds), and what reconciliation finds is
-        # published once the directory has told us where the subscribers and ingress/webhook are
-        self.directory_waits = 0
-        self.after(0.0, "connect")
-        self.after(self.bcfg["poll_interval"], "poll")
-        self.after(self.bcfg["ping_interval"], "ping")
 
     def teardown(self) -> None:
         try:
@@ -143,7 +149,8 @@ class BrokerGateway(ZepixActor):
         self.ledger.close()
 
     def status_data(self) -> dict:
-        return {"adapter": self.adapter, "connected": self.connected, "connection_error": self.conn_error,
+        return {"adapter": self.adapter, "configured_adapter": self.configured_adapter, "connected": self.connected,
+                "connection_error": self.conn_error,
                 "queued": len(self.queue) + (1 if self.job else 0), "sent": self.sent, "rejected": self.rejected,
                 "intents": self.ledger.count_intents()}
 
@@ -842,6 +849,8 @@ class BrokerGateway(ZepixActor):
 
     def on_command(self, msg: m.Command, sender):
         a = msg.args
+        if msg.name == "simulation":
+            return self._simulation(msg)
         if msg.name in ("broker", "positions", "account"):
             q = {"broker": "account", "positions": "positions", "account": "account"}[msg.name]
             r = self._query(msg.corr, q, {})

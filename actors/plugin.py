@@ -681,7 +681,9 @@ class PluginActor(ZepixActor):
         elif name in ("set_trend", "set_auto") and self.family == "legacy":
             from strategies.legacy import trends as T
             try:
-                sym, tf = str(args["symbol"]).upper(), str(args["tf"])
+                sym = str(args["symbol"]).upper()
+                # the store's slots are the alert timeframes (15 / 60 / 1D); /set_trend offers 15m / 1h / 1d
+                tf = T.normalize_tf(str(args["tf"]), self.strategy.settings.trend_timeframes)
                 rec = T.set_manual(sym, tf, str(args.get("trend", "")).upper(), utcnow()) if name == "set_trend" \
                     else T.set_auto(self.state, sym, tf, utcnow())
             except (KeyError, ValueError) as exc:
@@ -689,11 +691,19 @@ class PluginActor(ZepixActor):
             with self.store.db:
                 self.store.kv_put(rec.key, rec.value)
             self.state[rec.key] = rec.value
+            self._send_trends(sym, [rec])     # re-entries check alignment against the locked trend too
             return m.CommandReply(corr=msg.corr, ok=True, text=rec.note)
+        elif name in ("trends", "trend_matrix", "trend_mode"):
+            from strategies import trend_report as TR
+            tfs = self.strategy.settings.trend_timeframes if self.family == "legacy" else ()
+            d = TR.matrix(self.state, self.risk_settings.symbols, tfs, plugin=self.plugin)
+            text = {"trends": TR.trends_text, "trend_matrix": TR.matrix_text, "trend_mode": TR.mode_text}[name](d)
+            return m.CommandReply(corr=msg.corr, ok=True, text=text,
+                                  data={**d, "monospace": name == "trend_matrix"})
         elif name != "status":
             return m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no command {name!r}; known: "
-                                  "enable, disable, shadow, status" + (", set_trend, set_auto"
-                                                                        if self.family == "legacy" else ""))
+                                  "enable, disable, shadow, status, trends, trend_matrix, trend_mode"
+                                  + (", set_trend, set_auto" if self.family == "legacy" else ""))
         if name != "status":
             self._save_flags()
             self.notify("plugin_changed", "MEDIUM", f"{self.plugin}: {self._flags_text()} (by {msg.user or '?'})")

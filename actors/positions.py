@@ -13,7 +13,8 @@ broker's positions (BrokerQuery "positions"). Every action is published on topic
 and, when the trader should see it, sent as a notification.
 
 Commands: chains, stop_chain {chain_id}, stop_all_chains, sessions, session_edit {sessions: {...}}, session_reset,
-allowed {symbol, source}, events, shield {state: on|off|status} (reverse shield, strategies/positions/shield.py).
+allowed {symbol, source}, events, shield {state: on|off|status} (reverse shield, strategies/positions/shield.py),
+and the read-only reports session_report {id?}, tp_report, profit_status, profit_stats, autonomous_status.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from config.errors import ConfigError
 from strategies import sessions as S
 from strategies.positions import chains as C
 from strategies.positions import reentry as R
+from strategies.positions import reports as REP
 from strategies.positions import shield as SH
 from strategies.positions import trailing as T
 from strategies.positions.actions import CloseOrder, ModifySL, Notify, PlaceOrder, ReEnter, RecoveryOutcome
@@ -473,7 +475,7 @@ class PositionManager(ZepixActor):
                  "plugin": msg.plugin, "symbol": msg.symbol, "side": side.value, "logic": logic,
                  "timeframe": timeframe, "entry": _s(entry), "sl": _s(sl), "tp": _s(tp), "lots": _s(lots),
                  "base_sl_pips": _s(base_sl), "status": "open", "kind": "entry", "recovers": None, "pnl": None,
-                 "trail": None, "close_on_fill": False}
+                 "trail": None, "close_on_fill": False, "opened_at": now.timestamp()}
             if role == "B" and self.cfg.chains.enabled and msg.plugin in self.cfg.chain_plugins:
                 chain_id = f"PROFIT_{msg.symbol}_{hashlib.sha1(msg.trade_id.encode()).hexdigest()[:8]}"
                 t["pchain"] = chain_id
@@ -613,7 +615,8 @@ class PositionManager(ZepixActor):
         now = self.now()
         entry = price if price is not None else _d(t["entry"])
         lots = volume if volume else _d(t["lots"])
-        t = {**t, "ticket": int(ticket), "status": "open", "entry": _s(entry), "lots": _s(lots)}
+        t = {**t, "ticket": int(ticket), "status": "open", "entry": _s(entry), "lots": _s(lots),
+             "opened_at": now.timestamp()}
         if t.get("pchain"):
             chain = self.chains.get(t["pchain"])
             if chain is not None:
@@ -630,7 +633,7 @@ class PositionManager(ZepixActor):
             self._send_close(t, "CHAIN_STOPPED")
 
     def _rejected(self, t: dict, reason: str, now: datetime) -> None:
-        self._touch({**t, "status": "closed", "pnl": "0"})
+        self._touch({**t, "status": "closed", "pnl": "0", "closed_at": now.timestamp(), "exit_reason": "refused"})
         self.event("order_rejected", f"⚠️ {t['symbol']} {t['cid']} refused: {reason}", "HIGH",
                    chain_id=t.get("pchain") or t["chain"], symbol=t["symbol"])
         if t.get("pchain") and t["pchain"] in self.chains:
@@ -646,7 +649,9 @@ class PositionManager(ZepixActor):
     def _closed(self, t: dict, pnl: Decimal, price: Decimal | None, why: str, now: datetime) -> None:
         if t["status"] == "closed":
             return
-        t = {**t, "status": "closed", "pnl": _s(pnl)}
+        # exit price, reason and time make the session and TP reports (strategies/positions/reports.py)
+        t = {**t, "status": "closed", "pnl": _s(pnl), "exit_price": _s(price), "exit_reason": why,
+             "closed_at": now.timestamp()}
         self._touch(t)
         spec = self.symbol_spec(t["symbol"])
         side = Side(t["side"])
@@ -828,7 +833,8 @@ class PositionManager(ZepixActor):
              "side": a.side.value, "logic": None if pchain is None else self.chains[pchain].logic,
              "timeframe": owner.get("timeframe"), "entry": None, "sl": None, "tp": None, "lots": str(a.lots),
              "base_sl_pips": str(a.sl_pips), "status": "pending", "kind": watch_kind or kind,
-             "recovers": a.recovers, "pnl": None, "trail": None, "close_on_fill": False}
+             "recovers": a.recovers, "pnl": None, "trail": None, "close_on_fill": False,
+             "opened_at": self.now().timestamp()}
         if pchain is None:
             t["chain"] = a.chain_id
             wl = next((w for w in self.book.watches if w.watch_id == a.client_id), None)
@@ -978,8 +984,48 @@ class PositionManager(ZepixActor):
                 raise ValueError(f"shield takes on, off or status, not {arg!r}")
             st = SH.status(self.shields, self.cfg.shield)
             return ok(f"reverse shield {'ON' if st['enabled'] else 'OFF'}, {len(st['shields'])} open", **st)
+        if msg.name in ("session_report", "tp_report", "profit_status", "profit_stats", "autonomous_status"):
+            return self._report(msg, ok, now)
         return m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no command {msg.name!r}; commands: "
-                              "chains, stop_chain, stop_all_chains, sessions, session_edit, session_reset, allowed, events, shield")
+                              "chains, stop_chain, stop_all_chains, sessions, session_edit, session_reset, allowed, "
+                              "events, shield, session_report, tp_report, profit_status, profit_stats, "
+                              "autonomous_status")
+
+    def _report(self, msg: m.Command, ok, now: datetime) -> m.CommandReply:
+        """The read-only Telegram reports (strategies/positions/reports.py)."""
+        if msg.name == "session_report":
+            sessions = REP.trading_sessions(self.tracked.values(), now.timestamp())
+            wanted = str(msg.args.get("id") or "").strip()
+            if not wanted:
+                return ok(REP.sessions_text(sessions),
+                          sessions=[{k: v for k, v in x.items() if k != "orders"} for x in sessions])
+            found = REP.find_session(sessions, wanted)
+            if found is None:
+                raise ValueError(f"no trading session {wanted!r}; /session_report without an id lists them")
+            return ok(REP.session_text(found, self.cfg.timezone), **found)
+        if msg.name == "tp_report":
+            d = REP.tp_stats(self.tracked.values(), self.store.count_events("tp_watch"), self._pip_size,
+                             self.cfg.reentry)
+            return ok(REP.tp_text(d), **d)
+        if msg.name == "profit_status":
+            d = REP.profit_status(self.chains.values(), self.cfg.chains)
+            return ok(REP.profit_status_text(d), **d)
+        if msg.name == "profit_stats":
+            d = REP.profit_stats(self.chains.values(), self.cfg.chains)
+            return ok(REP.profit_stats_text(d), **d)
+        d = REP.autonomous_status(self.cfg.reentry, self.book, self.tracked.values(), self.day_start(now), now,
+                                  self.cfg.chains.enabled and self.cfg.enabled)
+        d["positions_enabled"] = self.cfg.enabled
+        text = REP.autonomous_text(d)
+        if not self.cfg.enabled:
+            text = "⚠️ position management is off ([positions] enabled = false): nothing re-enters\n" + text
+        return ok(text, **d)
+
+    def _pip_size(self, symbol: str) -> Decimal | None:
+        try:
+            return self.symbol_spec(symbol).pip_size
+        except KeyError:
+            return None
 
     def _chains_data(self) -> dict:
         chains = []

@@ -29,6 +29,8 @@ CREATE INDEX intents_status ON intents (status);
 CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL,
                      chain_id TEXT NOT NULL, symbol TEXT NOT NULL, text TEXT NOT NULL, data TEXT NOT NULL);
 """),
+    # the Telegram reports count events by kind (TP-continuation watches armed, ...) over the whole history
+    Migration(2, "events_kind_index", "CREATE INDEX events_kind ON events (kind);"),
 ]
 
 
@@ -63,6 +65,9 @@ class PositionStore:
     def events(self, limit: int = 100) -> list[dict]:
         return [dict(r) for r in self.conn.execute(
             "SELECT at, kind, chain_id, symbol, text FROM events ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def count_events(self, kind: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM events WHERE kind=?", (kind,)).fetchone()[0]
 
     # -- one commit per handler ----------------------------------------------------------------------------------
     def commit(self, *, chains: Iterable[dict] = (), tracked: Iterable[dict] = (), kv: dict | None = None,

@@ -431,7 +431,10 @@ class TelegramBot(AsyncActor):
             self._header_risk(msg)
             return
         mark = "✅" if msg.ok else "❌"
-        text = f"{mark} <b>/{fmt.esc(p.command)}</b>\n{fmt.esc(msg.text)}"
+        body = fmt.esc(msg.text)
+        if msg.ok and isinstance(msg.data, dict) and msg.data.get("monospace"):
+            body = f"<pre>{body}</pre>"     # tables (/trend_matrix) keep their columns
+        text = f"{mark} <b>/{fmt.esc(p.command)}</b>\n{body}"
         route = cmds.BY_NAME.get(p.command)
         markup = None
         if route is not None and not route.write:

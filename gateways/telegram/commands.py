@@ -100,6 +100,12 @@ def V(command: str, help: str, key: str, category: str = "system") -> Route:
     """A settings section shown by ops/config (the running values)."""
     return Route(command, CFG, "get", help, fixed={"key": key}, category=category)
 
+def T(command: str, help: str, verb: str) -> Route:
+    """A trend view answered by a plugin's trend store (legacy_v4 by default, or the plugin named)."""
+    return Route(command, G, "plugin", help, _p("plugin?"), fixed={"verb": verb, "plugin": "legacy_v4"},
+                 category="trends")
+
+
 CATEGORIES: dict[str, str] = {
     "trading": "💱 Trading", "plugins": "🔌 Plugins", "risk": "🛡️ Risk", "sl": "⚙️ SL System",
     "reentry": "🔄 Re-entry", "profit": "📈 Profit", "trends": "📍 Trends", "reports": "💰 Reports",
@@ -116,7 +122,9 @@ ROUTES: tuple[Route, ...] = (
     R("resume", RISK, "resume", "act on new signals again", write=True, category="trading"),
     R("trades", G, "trades", "open positions (from the broker)", category="trading"),
     R("dashboard", G, "header", "refresh the live header", category="trading"),
-    U("simulation_mode", "paper mode on/off/status", GW, "value:toggle", write=True, category="trading"),
+    # on = the paper broker, off = the live MT5 adapter; the gateway refuses while anything is open there
+    R("simulation_mode", GW, "simulation", "paper mode on/off/status", P("value:toggle"), write=True,
+      category="trading"),
     R("panic_close", G, "panic", "close every open position", write=True, confirm=True, category="trading"),
     R("closeall", G, "panic", "close every open position", write=True, confirm=True, category="trading"),
     R("close", G, "close", "close one position by ticket", P("ticket"), write=True, confirm=True,
@@ -137,12 +145,13 @@ ROUTES: tuple[Route, ...] = (
     U("view_logic_settings", "lot/SL multipliers per logic", V3, category="trends"),
     U("toggle_timeframe", "per-logic multipliers on/off", V3, write=True, category="trends"),
     U("reset_timeframe_default", "multipliers back to defaults", V3, write=True, category="trends"),
-    U("show_trends", "current trends", V3, category="trends"),
-    U("trend_matrix", "all symbols x timeframes", V3, category="trends"),
+    # trend views ask a plugin's trend store: legacy_v4 (MANUAL/AUTO slots) unless another plugin is named
+    T("show_trends", "current trends", "trends"),
+    T("trend_matrix", "all symbols x timeframes", "trend_matrix"),
     # the legacy plugin keeps the MANUAL/AUTO trend locks (actors/plugin.py set_trend / set_auto)
     R("set_trend", LEGACY, "set_trend", "lock a trend (MANUAL)", P("symbol tf trend"), write=True, category="trends"),
     R("set_auto", LEGACY, "set_auto", "trend back to AUTO", P("symbol tf"), write=True, category="trends"),
-    U("trend_mode", "manual or auto per symbol", V3, category="trends"),
+    T("trend_mode", "manual or auto per symbol", "trend_mode"),
     # G. risk and lot (trading/risk answers status, pause, resume, kill_switch, clear_*; its caps, tiers and lots
     # live in the free-form [risk] table, edited in the config file)
     R("view_risk_caps", RISK, "status", "daily / lifetime loss and headroom", category="risk"),
@@ -184,14 +193,15 @@ ROUTES: tuple[Route, ...] = (
       category="reentry"),
     U("reset_reentry_config", "re-entry defaults", POS, write=True, confirm=True, category="reentry"),
     U("autonomous_mode", "autonomous system on/off", POS, "value:toggle", write=True, category="reentry"),
-    U("autonomous_status", "autonomous system status", POS, category="reentry"),
+    R("autonomous_status", POS, "autonomous_status", "autonomous system status", category="reentry"),
     R("chains", POS, "chains", "active re-entry chains", category="reentry"),
-    R("sessions", POS, "sessions", "trading sessions", category="reentry"),
-    U("session_report", "one session's report", POS, "id:text", category="reentry"),
-    U("tp_report", "TP re-entry statistics", POS, category="reentry"),
+    R("sessions", POS, "sessions", "forex market sessions", category="reentry"),
+    R("session_report", POS, "session_report", "one trading session's report (no id: the latest)", P("id:text?"),
+      category="reentry"),
+    R("tp_report", POS, "tp_report", "TP re-entry statistics", category="reentry"),
     # J. profit booking ([positions.chains] through ops/config; chains from trading/positions)
-    U("profit_status", "profit booking status", POS, category="profit"),
-    U("profit_stats", "profit booking statistics", POS, category="profit"),
+    R("profit_status", POS, "profit_status", "profit booking status", category="profit"),
+    R("profit_stats", POS, "profit_stats", "profit booking statistics", category="profit"),
     S("toggle_profit_booking", "profit booking on/off", "positions.chains.enabled", "value:onoff",
       category="profit"),
     U("set_profit_targets", "targets per level", POS, "targets:text", write=True, category="profit"),

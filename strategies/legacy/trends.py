@@ -18,6 +18,21 @@ AUTO, MANUAL = "AUTO", "MANUAL"
 TF_NAMES = {"5": "5m", "15": "15m", "60": "1H", "240": "4H", "1D": "1D"}
 
 
+# Telegram and people write 15m / 1h / 1d; alerts carry 15 / 60 / 1D (the store's keys)
+TF_ALIASES = {"5m": "5", "15m": "15", "1h": "60", "60m": "60", "4h": "240", "1d": "1D", "d": "1D", "d1": "1D",
+              "h1": "60", "h4": "240", "m15": "15", "m5": "5"}
+
+
+def normalize_tf(tf: str, known: tuple[str, ...] = ()) -> str:
+    """'1h' -> '60', '1d' -> '1D'; ValueError naming the known timeframes when `known` is given and it is not one."""
+    raw = str(tf).strip()
+    out = TF_ALIASES.get(raw.lower(), "1D" if raw.upper() == "1D" else raw)
+    if known and out not in known:
+        raise ValueError(f"timeframe {tf!r} has no trend slot; known: "
+                         + ", ".join(f"{TF_NAMES.get(k, k)}" for k in known))
+    return out
+
+
 def key(symbol: str, tf: str) -> str:
     return f"trend:{symbol}:{tf}"
 

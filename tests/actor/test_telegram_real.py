@@ -161,5 +161,9 @@ def test_voice_alert_is_sent_or_its_absence_explained(world):
         assert "text only" in notice.params["text"]
         assert not api.calls("sendVoice")
     else:
-        wait_for(lambda: [c for c in api.calls("sendVoice", chat_id=CHAT) if c.seq > since and c.ok], 15,
-                 what="a sendVoice")
+        (call, *_) = wait_for(lambda: [c for c in api.calls("sendVoice", chat_id=CHAT) if c.seq > since and c.ok],
+                              15, what="a sendVoice")
+        # a real voice note: an uploaded Ogg/Opus file (Telegram shows anything else as a document, or refuses it)
+        assert call.files and all(size > 100 for size in call.files.values()), call.files
+        head = next(iter(call.heads.values()))
+        assert head.startswith(b"OggS") and b"OpusHead" in head, head

@@ -207,6 +207,7 @@ class Call:
     files: dict[str, int]
     status: int
     response: dict[str, Any]
+    heads: dict[str, bytes] = field(default_factory=dict)   # first bytes of each uploaded file (format checks)
 
     @property
     def ok(self) -> bool:
@@ -217,7 +218,9 @@ class Call:
         return self.response.get("result")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["heads"] = {k: v.hex() for k, v in self.heads.items()}
+        return d
 
 
 @dataclass
@@ -607,7 +610,7 @@ class FakeBotApi:
         with self._cond:
             self._calls.append(Call(seq=next(self._seq), t=t, method=method, chat_id=params.get("chat_id"),
                                     params=params, files={k: len(v[1]) for k, v in files.items()}, status=status,
-                                    response=body))
+                                    response=body, heads={k: v[1][:64] for k, v in files.items()}))
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ Bot API methods

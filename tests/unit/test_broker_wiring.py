@@ -74,3 +74,25 @@ def test_ledger_keeps_an_intent_pending_until_finished(tmp_path):
     assert led.intent("i1")["state"] == "pending" and led.intent("i1")["request"] == {"volume": "0.1"}
     led.finish("i1", "done", 7, {"status": "filled"})
     assert led.unfinished() == [] and led.intent("i1")["ticket"] == 7
+
+
+def test_simulation_off_means_the_configured_live_adapter_or_broker_live_adapter(tmp_path):
+    from actors.gateway_simulation import live_adapter, missing_credentials, with_adapter
+
+    c = cfg(tmp_path)
+    assert c["broker"]["adapter"] == "paper" and live_adapter(c) == "mt5"
+    assert live_adapter(cfg(tmp_path, ZEPIX_BROKER="mt5linux")) == "mt5linux"
+    c["broker"]["live_adapter"] = "mt5linux"
+    assert live_adapter(c) == "mt5linux"
+    c["broker"]["live_adapter"] = "ib"
+    with pytest.raises(ConfigError, match="broker.live_adapter"):
+        live_adapter(c)
+    # credentials: all three from the environment, or each named when missing; paper needs none
+    live = with_adapter(cfg(tmp_path), "mt5")
+    assert missing_credentials(build_broker(live, env={})) == ["ZEPIX_MT5_LOGIN", "ZEPIX_MT5_PASSWORD",
+                                                                "ZEPIX_MT5_SERVER"]
+    assert missing_credentials(build_broker(live, env={"ZEPIX_MT5_LOGIN": "12", "ZEPIX_MT5_SERVER": "S"})) == \
+        ["ZEPIX_MT5_PASSWORD"]
+    assert missing_credentials(build_broker(live, env={"ZEPIX_MT5_LOGIN": "12", "ZEPIX_MT5_SERVER": "S",
+                                                       "ZEPIX_MT5_PASSWORD": "p"})) == []
+    assert missing_credentials(build_broker(cfg(tmp_path), env={})) == []
