@@ -399,7 +399,7 @@ class TelegramBot(AsyncActor):
             return
         # a change is answered once ops/config has collected the actors' answers (ops.config.apply_timeout)
         wait = self.command_timeout + (float(self.config.get("ops", {}).get("config", {}).get("apply_timeout", 0))
-                                       if route.write else 0.0)
+                                       if route.applies else 0.0)
         self._ask(route.target, route.verb, route.command, cmds.config_value(route, args), chat, user, edit, wait)
 
     def _ask(self, target: str, verb: str, command: str, args: dict, chat, user, edit=None,

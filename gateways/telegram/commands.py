@@ -75,6 +75,7 @@ class Route:
     confirm: bool = False       # destructive: a confirmation button first
     fixed: dict = field(default_factory=dict)   # arguments always sent (e.g. the logic of /logic1_on)
     category: str = "system"
+    applies: bool = False       # answered only after ops/config had the change applied (ops.config.apply_timeout)
 
 
 def _p(spec: str) -> tuple[Param, ...]:
@@ -108,32 +109,33 @@ def S(command: str, help: str, key: str, params: str = "", category: str = "syst
     """A setting changed through ops/config (the file is rewritten, validated and applied at runtime). ``key`` may
     name arguments ("risk.lot_overrides.{tier}"); the value is the ``value`` argument, else the fixed ``value``."""
     fixed = {"key": key} if value is None else {"key": key, "value": value}
-    return Route(command, CFG, "set", help, _p(params), write=True, confirm=confirm, fixed=fixed, category=category)
+    return Route(command, CFG, "set", help, _p(params), write=True, confirm=confirm, fixed=fixed, category=category,
+                 applies=True)
 
 
 def M(command: str, help: str, changes: tuple, params: str = "", category: str = "system",
       confirm: bool = False) -> Route:
     """Several settings in one ops/config write: ((key, value), ...); a value "$name" is that argument."""
     return Route(command, CFG, "set", help, _p(params), write=True, confirm=confirm, fixed={"changes": changes},
-                 category=category)
+                 category=category, applies=True)
 
 
 def RS(command: str, help: str, keys: tuple, params: str = "", category: str = "system",
        confirm: bool = False) -> Route:
     """Settings (keys or whole tables) taken out of the config file, so their defaults apply again."""
     return Route(command, CFG, "reset", help, _p(params), write=True, confirm=confirm, fixed={"keys": keys},
-                 category=category)
+                 category=category, applies=True)
 
 
 def T(command: str, help: str, key: str, category: str = "system") -> Route:
     """An on/off setting flipped through ops/config."""
-    return Route(command, CFG, "toggle", help, write=True, fixed={"key": key}, category=category)
+    return Route(command, CFG, "toggle", help, write=True, fixed={"key": key}, category=category, applies=True)
 
 
 def SW(command: str, help: str, keys: tuple, category: str = "system") -> Route:
     """Several on/off settings switched together (on | off) or shown (status)."""
     return Route(command, CFG, "switch", help, _p("value:toggle"), write=True, fixed={"keys": keys},
-                 category=category)
+                 category=category, applies=True)
 
 
 def V(command: str, help: str, key: str | tuple, category: str = "system") -> Route:
@@ -144,8 +146,8 @@ def V(command: str, help: str, key: str | tuple, category: str = "system") -> Ro
 
 def RV(command: str, help: str, verb: str, params: str = "", write: bool = False, category: str = "risk",
        **fixed) -> Route:
-    """A trading/risk verb (it knows the balance, so the tier in force)."""
-    return Route(command, RISK, verb, help, _p(params), write=write, fixed=fixed, category=category)
+    """A trading/risk verb (it knows the balance, so the tier in force); a writing one goes on to ops/config."""
+    return Route(command, RISK, verb, help, _p(params), write=write, fixed=fixed, category=category, applies=write)
 
 CATEGORIES: dict[str, str] = {
     "trading": "💱 Trading", "plugins": "🔌 Plugins", "risk": "🛡️ Risk", "sl": "⚙️ SL System",

@@ -171,3 +171,10 @@ def test_templated_keys_and_typed_values():
     r = c.BY_NAME["sl_system_change"]
     assert c.config_value(r, c.bind_args(r, ["sl-2"])) == {"changes": [["risk.stops.active_system", "sl-2"],
                                                                        ["positions.sl_system", "sl-2"]]}
+
+
+def test_routes_that_go_through_ops_config_wait_for_the_apply():
+    for r in c.ROUTES:
+        through_config = (r.target == "ops/config" and r.verb != "get") or (r.target == "trading/risk" and r.write
+                                                                            and r.verb == "set_cap")
+        assert r.applies is through_config, r.command
