@@ -129,6 +129,8 @@ class RiskActor(ZepixActor):
         if key == "tick":
             self._apply(R.roll(self.state, utcnow(), self.settings), "daily reset")
             self.after(float(self.tcfg["risk_tick"]), "tick")
+        elif isinstance(key, tuple) and key[0] == "relay":
+            self.relays.pop(key[1], None)
         elif key == "balance":
             self.balance_corr = f"risk-balance-{time.monotonic_ns()}"
             self.tell_peer(GATEWAY, m.BrokerQuery(corr=self.balance_corr, what="account"))
@@ -284,6 +286,9 @@ class RiskActor(ZepixActor):
                                                 user=msg.user)):
             raise ValueError(f"{CONFIG} is not running, so the cap cannot be changed now")
         self.relays[corr] = (msg.corr, sender, f"tier {tier}: {which} loss cap -> {amount}")
+        # ops/config answers after its apply timeout; an answer that never comes must not be kept forever
+        apply_timeout = float(self.config.get("ops", {}).get("config", {}).get("apply_timeout", 5.0))
+        self.after(apply_timeout + 30.0, ("relay", corr))
         return None
 
     @handles(m.CommandReply)

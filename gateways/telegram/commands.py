@@ -29,6 +29,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "tier": ("5000", "10000", "25000", "50000", "100000"),
     "lot": ("0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1.0", "2.0", "5.0"),
     "seconds": ("30", "60", "120", "180", "300", "600"),
+    "interval": ("0.5", "1", "2", "5", "10", "30"),
     "minutes": ("1", "2", "3", "5", "10", "15"),
     "pips": ("1", "2", "3", "4", "5"),
     "levels": ("1", "2", "3", "4", "5"),
@@ -54,7 +55,7 @@ LIST_PRESETS: dict[str, dict[str, tuple]] = {
 }
 LISTS = set(LIST_PRESETS)     # a list of numbers: a preset name, or "10,20,40" / "10 20 40"
 OPEN = {"symbol", "kind"}     # presets are suggestions; any value is passed on (its owner validates)
-NUMERIC = {"amount", "percent", "tier", "lot", "seconds", "minutes", "pips", "levels", "ratio", "ticket"}
+NUMERIC = {"amount", "percent", "tier", "lot", "seconds", "interval", "minutes", "pips", "levels", "ratio", "ticket"}
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ ROUTES: tuple[Route, ...] = (
     S("exit_continuation", "exit continuation on/off", "positions.reentry.exit_enabled", "value:onoff",
       category="reentry"),
     V("reentry_config", "every re-entry setting", "positions.reentry", category="reentry"),
-    S("set_monitor_interval", "price feed interval (s)", "pricefeed.interval", "value:seconds", category="reentry"),
+    S("set_monitor_interval", "price feed interval (s)", "pricefeed.interval", "value:interval", category="reentry"),
     S("set_sl_offset", "SL-hunt offset (pips)", "positions.reentry.sl_hunt_offset_pips", "value:pips",
       category="reentry"),
     S("set_cooldown", "SL-hunt cooldown (s)", "positions.reentry.sl_hunt_cooldown_seconds", "value:seconds",
