@@ -206,12 +206,12 @@ ROUTES: tuple[Route, ...] = (
        which="lifetime"),
     M("set_risk_tier", "daily and lifetime caps of a tier", (("risk.tiers.{tier}.daily_loss_cap", "$daily"),
       ("risk.tiers.{tier}.lifetime_loss_cap", "$lifetime")), "tier daily:amount lifetime:amount", category="risk"),
-    S("switch_tier", "pin the account tier (auto: by balance)", "risk.tier", "value:tierpin", category="risk"),
+    S("switch_tier", "pin the account tier (auto: by balance)", "risk.tier", "tier:tierpin", category="risk"),
     R("clear_loss_data", RISK, "clear_loss_data", "reset the lifetime loss", write=True, confirm=True,
       category="risk"),
     R("clear_daily_loss", RISK, "clear_daily_loss", "reset today's loss", write=True, confirm=True, category="risk"),
     RV("lot_size_status", "lot per tier (manual overrides marked)", "lots"),
-    S("set_lot_size", "manual lot for a tier (0.01-10)", "risk.lot_overrides.{tier}", "tier value:lot",
+    S("set_lot_size", "manual lot for a tier (0.01-10)", "risk.lot_overrides.{tier}", "tier lot",
       category="risk"),
     RS("reset_risk_settings", "every [risk] setting to its default", ("risk",), category="risk", confirm=True),
     # H. SL systems (positions.sl_system picks the recovery SL table)
@@ -225,7 +225,7 @@ ROUTES: tuple[Route, ...] = (
       category="sl", confirm=True),
     RV("view_sl_config", "SL pips per symbol for the tier in force", "sl_config", category="sl"),
     S("set_symbol_sl", "SL reduction % for a symbol (5-50)", "risk.stops.symbol_reductions.{symbol}",
-      "symbol value:percent", category="sl"),
+      "symbol percent", category="sl"),
     RS("reset_symbol_sl", "symbol SL reduction off", ("risk.stops.symbol_reductions.{symbol}",), "symbol",
        category="sl"),
     RS("reset_all_sl", "every SL setting to default", ("risk.stops", "positions.sl_system"), category="sl",
@@ -236,13 +236,13 @@ ROUTES: tuple[Route, ...] = (
     S("exit_continuation", "exit continuation on/off", "positions.reentry.exit_enabled", "value:onoff",
       category="reentry"),
     V("reentry_config", "every re-entry setting", "positions.reentry", category="reentry"),
-    S("set_monitor_interval", "price feed interval (s)", "pricefeed.interval", "value:interval", category="reentry"),
+    S("set_monitor_interval", "price feed interval (s)", "pricefeed.interval", "seconds:interval", category="reentry"),
     S("set_sl_offset", "SL-hunt offset (pips)", "positions.reentry.sl_hunt_offset_pips", "value:pips",
       category="reentry"),
     S("set_cooldown", "SL-hunt cooldown (s)", "positions.reentry.sl_hunt_cooldown_seconds", "value:seconds",
       category="reentry"),
     S("set_recovery_time", "SL-hunt recovery window (min)", "positions.reentry.default_window_minutes",
-      "value:minutes", category="reentry"),
+      "minutes", category="reentry"),
     S("set_max_levels", "max chain levels", "positions.reentry.max_chain_levels", "value:levels",
       category="reentry"),
     S("set_sl_reduction", "SL reduction per level", "positions.reentry.sl_reduction_per_level", "value:ratio",
@@ -261,13 +261,13 @@ ROUTES: tuple[Route, ...] = (
     S("toggle_profit_booking", "profit booking on/off", "positions.chains.enabled", "value:onoff",
       category="profit"),
     S("set_profit_targets", "profit target ($) per chain level", "positions.chains.profit_targets",
-      "value:targets", category="profit"),
+      "targets", category="profit"),
     R("profit_chains", POS, "chains", "active profit chains", category="profit"),
     R("stop_profit_chain", POS, "stop_chain", "stop one chain", P("chain_id:text"), write=True, confirm=True,
       category="profit"),
     R("stop_all_profit_chains", POS, "stop_all_chains", "stop every chain", write=True, confirm=True,
       category="profit"),
-    S("set_chain_multipliers", "orders per chain level", "positions.chains.multipliers", "value:multipliers",
+    S("set_chain_multipliers", "orders per chain level", "positions.chains.multipliers", "multipliers",
       category="profit"),
     V("profit_config", "profit booking settings", "positions.chains", category="profit"),
     V("profit_sl_status", "Order B (profit) SL settings", "risk.order_b", category="profit"),
@@ -422,7 +422,8 @@ def config_value(route: Route, args: dict[str, Any]) -> dict[str, Any]:
     if route.verb == "set" and "changes" in f:
         return {"changes": [[_fill(k, args), _value(v, args)] for k, v in f["changes"]]}
     if route.verb == "set":
-        v = args["value"] if "value" in args else f.get("value")
+        # the fixed value (/logic1_off), else the last argument (/set_lot_size 5000 <0.05>)
+        v = f["value"] if "value" in f else args[route.params[-1].name]
         if not (route.params and route.params[-1].kind == "tierpin"):
             v = typed(v)
         return {"key": _fill(f["key"], args), "value": v}
