@@ -10,8 +10,13 @@ Sections read only at start (``system``, ``watchdog``, ``supervision``, ``loggin
 and are recorded as "restart". The last ``history`` changes (who, when, old, new, status) are kept in
 ``data_dir/config_history.db``.
 
-Commands: ``set`` {key, value} writes one key into the file atomically (tmp + rename) after validating the result,
-then applies it like an edit on disk (answered when the actors have answered); ``reload``; ``history``; ``get``.
+Commands: ``set`` {key, value} or {changes: [[key, value], ...]} writes the keys into the file atomically (tmp +
+rename, one write and one reload for all) after validating the result with the loader and the free-form tables'
+own readers (actors/config_checks.py), then applies it like an edit on disk (answered when the actors have
+answered); ``reset`` {keys} removes keys or whole tables from the file so their defaults apply again; ``toggle``
+{key} flips an on/off setting; ``switch`` {keys, value: on|off|status} sets several on/off settings together or
+shows them; ``get`` {key} or {keys} answers the effective values (code defaults of [risk] and [v3] included);
+``reload``; ``history``.
 """
 from __future__ import annotations
 
@@ -22,10 +27,11 @@ import time
 from pathlib import Path
 
 from actors import messages as m
+from actors import config_checks
 from actors.base import ZepixActor, handles
 from config.errors import ConfigError
 from config.loader import load_config
-from config.toml_edit import set_key
+from config.toml_edit import remove_key, set_key
 from gateways.storage import config_history
 from gateways.storage.migrations import migrate
 from gateways.storage.sqlite import open_db
@@ -205,6 +211,12 @@ class ConfigWatcher(ZepixActor):
     def on_command(self, msg: m.Command, sender):
         if msg.name == "set":
             return self._set(msg, sender)
+        if msg.name == "reset":
+            return self._reset(msg, sender)
+        if msg.name == "toggle":
+            return self._toggle(msg, sender)
+        if msg.name == "switch":
+            return self._switch(msg, sender)
         if msg.name == "reload":
             self.fp = self._fingerprint()
             self.refused_fp = None
@@ -214,38 +226,120 @@ class ConfigWatcher(ZepixActor):
             rows = config_history.recent(self.db, int(msg.args.get("limit", self.settings["history"])))
             return m.CommandReply(corr=msg.corr, ok=True, text=f"{len(rows)} changes", data={"changes": rows})
         if msg.name == "get":
-            node = self.running
-            for part in str(msg.args.get("key", "")).split("."):
-                if not isinstance(node, dict) or part not in node:
-                    return m.CommandReply(corr=msg.corr, ok=False, text=f"no setting {msg.args.get('key')!r}")
-                node = node[part]
-            return m.CommandReply(corr=msg.corr, ok=True, text=repr(node), data={"value": node})
+            return self._get(msg)
         if msg.name == "status":
             return m.CommandReply(corr=msg.corr, ok=not self.last_error, text=self.last_error or "ok",
                                   data={"path": str(self.config_file or ""), "version": self.version,
                                         "last_error": self.last_error})
         return super().on_command(msg, sender)
 
+    def _get(self, msg: m.Command) -> m.CommandReply:
+        """``key`` (one value) or ``keys`` (several); free-form tables answer their effective values."""
+        keys = msg.args.get("keys") or [msg.args.get("key", "")]
+        eff = config_checks.effective(self.running)
+        values, lines = {}, []
+        for key in keys:
+            try:
+                values[key] = config_checks.lookup(eff, str(key))
+            except KeyError:
+                return m.CommandReply(corr=msg.corr, ok=False, text=f"no setting {key!r}")
+            lines += config_checks.show(str(key), values[key])
+        if "keys" in msg.args:
+            return m.CommandReply(corr=msg.corr, ok=True, text="\n".join(lines), data={"values": values})
+        return m.CommandReply(corr=msg.corr, ok=True, text="\n".join(lines), data={"value": values[keys[0]]})
+
+    def _effective(self, key: str):
+        return config_checks.lookup(config_checks.effective(self.running), key)
+
+    @staticmethod
+    def _bad_key(key) -> bool:
+        return not isinstance(key, str) or not key or key.startswith("_") or ".." in key or key.endswith(".")
+
     def _set(self, msg: m.Command, sender):
-        key, value = msg.args.get("key"), msg.args.get("value")
-        if not isinstance(key, str) or not key or key.startswith("_"):
-            return m.CommandReply(corr=msg.corr, ok=False, text="set needs args {key: 'section.key', value: ...}")
+        """``{key, value}`` or ``{changes: [[key, value], ...]}``: every change in one write and one reload."""
+        if "changes" in msg.args:
+            changes = msg.args.get("changes")
+            if not isinstance(changes, (list, tuple)) or not changes or not all(
+                    isinstance(c, (list, tuple)) and len(c) == 2 and not self._bad_key(c[0]) for c in changes):
+                return m.CommandReply(corr=msg.corr, ok=False, text="set needs args {changes: [['section.key', "
+                                      "value], ...]} with at least one change")
+            changes = [(c[0], c[1]) for c in changes]
+        else:
+            key, value = msg.args.get("key"), msg.args.get("value")
+            if self._bad_key(key):
+                return m.CommandReply(corr=msg.corr, ok=False, text="set needs args {key: 'section.key', value: ...}")
+            changes = [(key, value)]
+
+        def edit(text: str) -> str:
+            for key, value in changes:
+                text = set_key(text, key, value)
+            return text
+        return self._write(msg, sender, edit, [(k, None, v) for k, v in changes])
+
+    def _reset(self, msg: m.Command, sender):
+        """``{keys: [...]}``: those keys or whole tables leave the file, so their defaults apply again."""
+        keys = msg.args.get("keys")
+        if not isinstance(keys, (list, tuple)) or not keys or any(self._bad_key(k) for k in keys):
+            return m.CommandReply(corr=msg.corr, ok=False, text="reset needs args {keys: ['section.key', ...]}")
+
+        def edit(text: str) -> str:
+            for key in keys:
+                text = remove_key(text, key)
+            return text
+        return self._write(msg, sender, edit, [(k, None, "(default)") for k in keys])
+
+    def _toggle(self, msg: m.Command, sender):
+        """``{key}``: flips an on/off setting (its effective value, default included)."""
+        key = msg.args.get("key")
+        if self._bad_key(key):
+            return m.CommandReply(corr=msg.corr, ok=False, text="toggle needs args {key: 'section.key'}")
+        try:
+            current = self._effective(key)
+        except KeyError:
+            return m.CommandReply(corr=msg.corr, ok=False, text=f"no setting {key!r}")
+        if not isinstance(current, bool):
+            return m.CommandReply(corr=msg.corr, ok=False, text=f"{key} is {current!r}, not an on/off setting")
+        return self._write(msg, sender, lambda text: set_key(text, key, not current), [(key, current, not current)])
+
+    def _switch(self, msg: m.Command, sender):
+        """``{keys, value: on|off|status}``: several on/off settings switched together, or shown."""
+        keys, value = msg.args.get("keys"), msg.args.get("value")
+        if not isinstance(keys, (list, tuple)) or not keys or any(self._bad_key(k) for k in keys) \
+                or value not in ("on", "off", "status"):
+            return m.CommandReply(corr=msg.corr, ok=False, text="switch needs args {keys: [...], value: "
+                                  "on|off|status}")
+        if value == "status":
+            try:
+                values = {k: self._effective(k) for k in keys}
+            except KeyError as exc:
+                return m.CommandReply(corr=msg.corr, ok=False, text=f"no setting {exc.args[0]!r}")
+            on = [k for k, v in values.items() if v is True]
+            state = "on" if len(on) == len(keys) else "off" if not on else "partly on"
+            lines = [f"{state}"] + [ln for k, v in values.items() for ln in config_checks.show(k, v)]
+            return m.CommandReply(corr=msg.corr, ok=True, text="\n".join(lines), data={"state": state,
+                                                                                      "values": values})
+        return self._set(m.Command(corr=msg.corr, name="set", user=msg.user,
+                                   args={"changes": [[k, value == "on"] for k in keys]}), sender)
+
+    def _write(self, msg: m.Command, sender, edit, changes: list):
+        """Edit the file's text, check the result like a start-up would (loader + the tables' own readers),
+        replace the file atomically and apply it; nothing is written when any part is refused."""
         if self.config_file is None:
             return m.CommandReply(corr=msg.corr, ok=False, text="Zepix was started without a config file "
                                   "(run.py --config FILE); there is no file to change")
         tmp = self.config_file.with_name(f".{self.config_file.name}.{os.getpid()}.tmp")
         try:
             text = self.config_file.read_text(encoding="utf-8") if self.config_file.exists() else ""
-            new_text = set_key(text, key, value)
+            new_text = edit(text)
             tmp.write_text(new_text, encoding="utf-8")
-            load_config(tmp)   # the whole result must be valid before it replaces the file
+            config_checks.check(load_config(tmp))   # the whole result must be valid before it replaces the file
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, self.config_file)
         except (ValueError, ConfigError, OSError) as exc:
             tmp.unlink(missing_ok=True)
             config_history.record(self.db, at=time.time(), version=self.version, user=msg.user or "command",
-                                  changes=[(key, None, value)], status="refused", error=str(exc),
+                                  changes=changes, status="refused", error=str(exc),
                                   keep=self.settings["history"])
             return m.CommandReply(corr=msg.corr, ok=False, text=f"refused: {exc}")
         self.fp = self._fingerprint()

@@ -6,7 +6,8 @@ daily reset at `risk.daily_reset` in `risk.timezone`, and answers every `RiskChe
 opening order approved at the volume the caps allow (cut when its risk grows with the volume), or refused with
 the reason; closes and SL tightening always pass. Every state change is notified as CRITICAL and published on
 topic "risk" (`RiskState`). Commands: status, pause, resume, kill_switch (args on=true|false), clear_daily_loss,
-clear_loss_data, set_balance (args balance).
+clear_loss_data, set_balance (args balance); set_cap (args which=daily|lifetime, amount: the cap of the
+tier in force, written through ops/config), lots (lot per tier), sl_config (the SL table of the tier in force).
 """
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ from strategies.risk import state as R
 from strategies.risk.pips import floor_to_step
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
+from strategies.risk.tiers import lot_for_tier
 
 GATEWAY = "broker/gateway"
+CONFIG = "ops/config"
+CAP_FIELDS = {"daily": "daily_loss_cap", "lifetime": "lifetime_loss_cap"}
 
 MIGRATIONS = [Migration(1, "risk", """
 CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
@@ -72,6 +76,7 @@ class RiskActor(ZepixActor):
             self.state = R.initial_state(Decimal(str(self.tcfg["starting_balance"])), now, self.settings)
             self._save()
         self.balance_corr = ""
+        self.relays: dict[str, tuple] = {}      # our corr at ops/config -> (asker's corr, asker, what)
         self.subscribe_to(GATEWAY, "trades")
         self.after(float(self.tcfg["risk_tick"]), "tick")
         self.after(0.0, "balance")
@@ -124,6 +129,8 @@ class RiskActor(ZepixActor):
         if key == "tick":
             self._apply(R.roll(self.state, utcnow(), self.settings), "daily reset")
             self.after(float(self.tcfg["risk_tick"]), "tick")
+        elif isinstance(key, tuple) and key[0] == "relay":
+            self.relays.pop(key[1], None)
         elif key == "balance":
             self.balance_corr = f"risk-balance-{time.monotonic_ns()}"
             self.tell_peer(GATEWAY, m.BrokerQuery(corr=self.balance_corr, what="account"))
@@ -236,6 +243,12 @@ class RiskActor(ZepixActor):
                 self._apply(R.clear_daily_loss(self.state, now, self.settings), f"daily loss cleared by {msg.user}")
             elif name == "clear_loss_data":
                 self._apply(R.clear_loss_data(self.state, now, self.settings), f"loss data cleared by {msg.user}")
+            elif name == "set_cap":
+                return self._set_cap(msg, sender)
+            elif name == "lots":
+                return self._lots(msg)
+            elif name == "sl_config":
+                return self._sl_config(msg)
             elif name == "set_balance":
                 bal = _dec(msg.args.get("balance"))
                 if bal is None or bal < 0:
@@ -244,21 +257,86 @@ class RiskActor(ZepixActor):
             else:
                 return m.CommandReply(corr=msg.corr, ok=False, text=f"{self.path} has no command {name!r}; known: "
                                       "status, pause, resume, kill_switch, clear_daily_loss, clear_loss_data, "
-                                      "set_balance")
+                                      "set_balance, set_cap, lots, sl_config")
         except ValueError as exc:
             return m.CommandReply(corr=msg.corr, ok=False, text=str(exc))
         if name != "status":
             self._event("command", {"name": name, "user": msg.user, "args": msg.args})
-        snap = self._snapshot()
+        snap, status = self._snapshot(), self._status()
         text = f"{snap.state}" + (f" ({snap.reason})" if snap.reason else "") + \
-            f"; daily loss {snap.daily_loss}, lifetime loss {snap.lifetime_loss}, tier {snap.tier}"
-        return m.CommandReply(corr=msg.corr, ok=True, text=text, data=self._status())
+            f"; daily loss {snap.daily_loss}, lifetime loss {snap.lifetime_loss}, tier {snap.tier}" + \
+            f"; caps: daily {status['daily_loss_cap']}, lifetime {status['lifetime_loss_cap']}"
+        return m.CommandReply(corr=msg.corr, ok=True, text=text, data=status)
+
+    # -- settings seen from the tier in force ------------------------------------------------------------------
+    def _set_cap(self, msg: m.Command, sender):
+        """The cap of the tier in force (this actor knows the balance) written through ops/config; the answer of
+        ops/config (after the actors applied it) is relayed to the asker."""
+        which = msg.args.get("which")
+        if which not in CAP_FIELDS:
+            raise ValueError(f"set_cap needs which = {' | '.join(CAP_FIELDS)}, got {which!r}")
+        amount = _dec(msg.args.get("amount"))
+        if amount is None or amount <= 0:
+            raise ValueError(f"the {which} loss cap must be a number > 0, got {msg.args.get('amount')!r}")
+        tier = R.current_tier(self.state, self.settings).name
+        key = f"risk.tiers.{tier}.{CAP_FIELDS[which]}"
+        value = int(amount) if amount == amount.to_integral_value() else float(amount)
+        corr = f"risk-cap-{time.monotonic_ns()}"
+        if not self.tell_peer(CONFIG, m.Command(corr=corr, name="set", args={"key": key, "value": value},
+                                                user=msg.user)):
+            raise ValueError(f"{CONFIG} is not running, so the cap cannot be changed now")
+        self.relays[corr] = (msg.corr, sender, f"tier {tier}: {which} loss cap -> {amount}")
+        # ops/config answers after its apply timeout; an answer that never comes must not be kept forever
+        apply_timeout = float(self.config.get("ops", {}).get("config", {}).get("apply_timeout", 5.0))
+        self.after(apply_timeout + 30.0, ("relay", corr))
+        return None
+
+    @handles(m.CommandReply)
+    def _on_config_reply(self, msg: m.CommandReply, sender) -> None:
+        relay = self.relays.pop(msg.corr, None)
+        if relay is None:
+            return
+        corr, asker, what = relay
+        self.tell(asker, m.CommandReply(corr=corr, ok=msg.ok, text=f"{what}\n{msg.text}", data=msg.data))
+
+    def _lots(self, msg: m.Command) -> m.CommandReply:
+        s, current = self.settings, R.current_tier(self.state, self.settings)
+        rows, lines = [], []
+        for t in s.tiers:
+            lot = lot_for_tier(t, s.lot_overrides)
+            override = t.balance in s.lot_overrides
+            rows.append({"tier": t.name, "lot": str(lot), "base_lot": str(t.lot), "override": override,
+                         "current": t is current})
+            lines.append(f"{'▶ ' if t is current else ''}{t.name}: {lot}" + (f" (manual; base {t.lot})" if override
+                                                                                else ""))
+        mode = "pinned" if s.pinned_tier is not None else "by balance"
+        mult = ", ".join(f"{k} x{v}" for k, v in s.logic_lot_multipliers.items()) \
+            if s.logic_multipliers_enabled else "off (x1)"
+        lines.append(f"tier in force: {current.name} ({mode}); logic multipliers: {mult}")
+        return m.CommandReply(corr=msg.corr, ok=True, text="\n".join(lines),
+                              data={"tiers": rows, "tier": current.name, "pinned": s.pinned_tier is not None})
+
+    def _sl_config(self, msg: m.Command) -> m.CommandReply:
+        st, tier = self.settings.stops, R.current_tier(self.state, self.settings)
+        table = st.systems.get(st.active_system, {})
+        pips = {sym: str(row.get(tier.balance, "")) for sym, row in table.items()}
+        reductions = {sym: str(v) for sym, v in st.symbol_reductions.items()}
+        lines = [f"SL system {'on' if st.enabled else 'OFF (risk per tier)'}: {st.active_system}, tier {tier.name}"]
+        lines += [f"{sym}: {p} pips" + (f" -{reductions[sym]}%" if sym in reductions else "")
+                  for sym, p in pips.items()]
+        lines.append("symbol reductions: " + (", ".join(f"{k} {v}%" for k, v in reductions.items()) or "none"))
+        return m.CommandReply(corr=msg.corr, ok=True, text="\n".join(lines),
+                              data={"enabled": st.enabled, "active_system": st.active_system, "tier": tier.name,
+                                    "pips": pips, "symbol_reductions": reductions})
 
     def _status(self) -> dict:
         s = self._snapshot()
+        tier = R.current_tier(self.state, self.settings)
         return {"state": s.state, "reason": s.reason, "balance": s.balance, "tier": s.tier,
+                "tier_pinned": self.settings.pinned_tier is not None,
                 "daily_loss": s.daily_loss, "daily_profit": s.daily_profit, "lifetime_loss": s.lifetime_loss,
-                "headroom": s.headroom}
+                "headroom": s.headroom, "daily_loss_cap": str(tier.daily_loss_cap),
+                "lifetime_loss_cap": str(tier.lifetime_loss_cap), "per_trade_cap": str(tier.per_trade_cap)}
 
     def status_data(self) -> dict:
         return self._status()

@@ -51,6 +51,7 @@ class Pending:
     edit: int | None = None     # message id to edit in place (refresh buttons), else a new message
     args: dict = field(default_factory=dict)
     parts: dict = field(default_factory=dict)
+    wait: float = 0.0           # seconds before "no answer" (0: telegram.command_timeout)
 
 
 class TelegramBot(AsyncActor):
@@ -396,17 +397,22 @@ class TelegramBot(AsyncActor):
         if not route.target:
             getattr(self, f"_local_{route.verb}")(route, args, chat, user, edit)
             return
-        self._ask(route.target, route.verb, route.command, cmds.config_value(route, args), chat, user, edit)
+        # a change is answered once ops/config has collected the actors' answers (ops.config.apply_timeout)
+        wait = self.command_timeout + (float(self.config.get("ops", {}).get("config", {}).get("apply_timeout", 0))
+                                       if route.applies else 0.0)
+        self._ask(route.target, route.verb, route.command, cmds.config_value(route, args), chat, user, edit, wait)
 
-    def _ask(self, target: str, verb: str, command: str, args: dict, chat, user, edit=None) -> None:
+    def _ask(self, target: str, verb: str, command: str, args: dict, chat, user, edit=None,
+             timeout: float | None = None) -> None:
         addr = self.peer(target)
         if addr is None:
             self.reply(chat, f"⚠️ {target} is not running, so /{command} cannot be done now.", edit=edit)
             return
         corr = uuid.uuid4().hex
-        self.pending[corr] = Pending("command", chat, target=target, command=command, edit=edit, args=args)
+        self.pending[corr] = Pending("command", chat, target=target, command=command, edit=edit, args=args,
+                                     wait=timeout or 0.0)
         self.tell(addr, m.Command(corr=corr, name=verb, args=args, user=f"telegram:{user}"))
-        self.after(self.command_timeout, ("timeout", corr))
+        self.after(timeout or self.command_timeout, ("timeout", corr))
 
     def _on_request_timeout(self, corr: str) -> None:
         p = self.pending.pop(corr, None)
@@ -419,7 +425,7 @@ class TelegramBot(AsyncActor):
         elif p.kind == "header_positions":
             self.header_data.update(open=None, floating=None)
         else:
-            self.reply(p.chat, f"⌛ no answer from {p.target} within {self.command_timeout:g} s "
+            self.reply(p.chat, f"⌛ no answer from {p.target} within {p.wait or self.command_timeout:g} s "
                                f"(/{p.command}).", edit=p.edit)
 
     @handles(m.CommandReply)
@@ -449,12 +455,6 @@ class TelegramBot(AsyncActor):
 
     def _local_help(self, route, args, chat, user, edit) -> None:
         self.reply(chat, menus.help_text(self.env.role_of(user)), edit=edit)
-
-    def _local_unavailable(self, route, args, chat, user, edit) -> None:
-        owner = args.get("owner", "?")
-        self.reply(chat, f"⚠️ /{fmt.esc(route.command)} is not available yet: {fmt.esc(owner)} has no command for "
-                         f"it. Settings in config/zepix.toml can be changed with <code>zepix-admin config set</code>.",
-                   edit=edit)
 
     def _local_plugin(self, route, args, chat, user, edit) -> None:
         self._ask(f"trading/{args['plugin']}", args["verb"], route.command, {"plugin": args["plugin"]}, chat, user,

@@ -82,3 +82,102 @@ def set_key(text: str, dotted: str, value: Any) -> str:
     if got != value and not (isinstance(value, tuple) and got == list(value)):
         raise ValueError(f"cannot set {dotted} in this file automatically; edit it by hand")
     return out
+
+
+def _value_end(lines: list[str], i: int) -> int:
+    """Index after the key line ``i`` and the continuation lines of a multi-line array or inline table."""
+    depth = 0
+    j = i
+    while j < len(lines):
+        in_str = None
+        for ch in lines[j].split("#", 1)[0] if '"' not in lines[j] and "'" not in lines[j] else lines[j]:
+            if in_str:
+                if ch == in_str:
+                    in_str = None
+            elif ch in "\"'":
+                in_str = ch
+            elif ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+        j += 1
+        if depth <= 0:
+            break
+    return j
+
+
+def _without(doc: dict, dotted: str) -> dict:
+    import copy
+    out = copy.deepcopy(doc)
+    *parents, last = dotted.split(".")
+    node: Any = out
+    for part in parents:
+        if not isinstance(node, dict) or part not in node:
+            return out
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(last, None)
+    return _pruned(out)
+
+
+def _pruned(doc: Any) -> Any:
+    """Tables that only held removed keys vanish with them ([positions.reentry] gone leaves no [positions])."""
+    if not isinstance(doc, dict):
+        return doc
+    out = {k: _pruned(v) for k, v in doc.items()}
+    return {k: v for k, v in out.items() if v != {}}
+
+
+def remove_key(text: str, dotted: str) -> str:
+    """The file without ``dotted``: a key's line (with its continuation lines) inside its table, or a whole
+    table with every sub-table (``[risk]``, ``[risk.tiers.5000]``...). A key the file does not set leaves it as it
+    was. The rest of the file keeps its comments; the result is parsed again and must equal the old document minus
+    that key, else ValueError (the file is left to the user)."""
+    try:
+        before = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"the config file is not valid TOML ({exc})") from None
+    if _get(before, dotted) is KeyError:
+        return text
+    lines = text.splitlines()
+    drop: set[int] = set()
+    # whole tables: [dotted] and [dotted.*] up to the next header
+    in_table = False
+    for i, ln in enumerate(lines):
+        h = _HEADER.match(ln)
+        if h or ln.lstrip().startswith("["):
+            name = h.group(1).replace(" ", "") if h else ""
+            in_table = bool(h) and (name == dotted or name.startswith(dotted + "."))
+        if in_table:
+            drop.add(i)
+    # a key line inside its parent table (or at the top for a top-level key)
+    *table, key = dotted.split(".")
+    table_name = ".".join(table)
+    current = ""
+    pat = re.compile(rf"^\s*(\"{re.escape(key)}\"|'{re.escape(key)}'|{re.escape(key)})\s*=")
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        h = _HEADER.match(ln)
+        if h:
+            current = h.group(1).replace(" ", "")
+        elif ln.lstrip().startswith("["):
+            current = "\0"      # an array of tables: not ours
+        elif current == table_name and pat.match(ln):
+            end = _value_end(lines, i)
+            drop.update(range(i, end))
+            i = end
+            continue
+        i += 1
+    # blank lines left at the end of a removed table run are dropped with it
+    kept = [ln for i, ln in enumerate(lines) if i not in drop]
+    out = "\n".join(kept).rstrip("\n") + "\n" if kept else ""
+    out = re.sub(r"\n{3,}", "\n\n", out)
+    try:
+        after = tomllib.loads(out)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"cannot remove {dotted} from this file automatically ({exc}); edit it by hand") from None
+    if _pruned(after) != _without(before, dotted):
+        raise ValueError(f"cannot remove {dotted} from this file automatically (it is set through an inline table "
+                         "or a dotted key); edit it by hand")
+    return out

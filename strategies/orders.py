@@ -7,6 +7,7 @@ the configured dollar amount at its lot; its TP is the alert's TP1, else its own
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from strategies.decisions import OrderPlan
@@ -67,8 +68,18 @@ def plan_a(role: str, risk: RiskSettings, spec: SymbolSpec, side: Side, entry: D
 
 def plan_b(risk: RiskSettings, spec: SymbolSpec, side: Side, entry: Decimal, lots: Decimal, logic: str | None,
            alert_tp: Decimal | None, rr: Decimal, comment: str, role: str = "B",
-           headroom: Decimal | None = None) -> OrderPlan | str:
-    """Order B: the SL loses ``risk.order_b.amount(logic)`` at the order's (rounded) lot."""
+           headroom: Decimal | None = None, tier: Tier | None = None) -> OrderPlan | str:
+    """Order B: the SL loses ``risk.order_b.amount(logic)`` at the order's (rounded) lot. With
+    ``risk.order_b.enabled = false`` it takes Order A's SL rule instead: the SL system's pips for ``tier``."""
+    if not risk.order_b.enabled and tier is not None:
+        pips = order_a_sl_pips(risk.stops, spec, tier, logic)
+        plan = plan_a(role, risk, spec, side, entry, lots, pips, sl_system_name(risk), alert_tp, "tp1", comment,
+                      headroom)
+        if isinstance(plan, OrderPlan) and plan.tp_source == "rr":
+            # Order B's TP without TP1 still follows its own RR
+            levels = place_stops(spec, side, entry, pips, plan.volume, rr_ratio=rr)
+            plan = replace(plan, tp=levels.tp)
+        return plan
     amount = risk.order_b.amount(logic)
     sized = size_order(spec, lots, fixed_risk=amount, max_loss=headroom)
     if isinstance(sized, NotPlaced):

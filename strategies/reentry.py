@@ -13,7 +13,7 @@ from strategies.decisions import Enter, Facts, Skip
 from strategies.orders import order_a_pips, placed, plan_a
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
-from strategies.risk.tiers import lot_for_tier, tier_for_balance
+from strategies.risk.tiers import lot_for_tier
 
 
 def plan_reentry(risk: RiskSettings, facts: Facts, *, symbol: str, broker_symbol: str, side: str, logic: str,
@@ -25,9 +25,9 @@ def plan_reentry(risk: RiskSettings, facts: Facts, *, symbol: str, broker_symbol
     if price is None or price <= 0:
         return Skip(f"re-entry on {symbol}: no price known")
     spec = facts.spec
-    tier = tier_for_balance(risk.tiers, facts.balance)
+    tier = risk.tier_for(facts.balance)
     base = lot_for_tier(tier, risk.lot_overrides)
-    mult = risk.logic_lot_multipliers.get(logic, Decimal(1)) if logic else Decimal(1)
+    mult = risk.logic_lot_multiplier(logic)
     lot = max(spec.volume_min, base * mult)
     pips, src, _ = order_a_pips(risk, spec, tier, s, price, logic or None, None, use_alert_sl=False)
     plans, notes = placed([plan_a("single", risk, spec, s, price, lot, pips, src, None, "rr",

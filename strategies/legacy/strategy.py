@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from strategies.alerts.model import AlertFormat, AlertKind, ParsedAlert
@@ -26,7 +25,7 @@ from strategies.orders import order_a_pips, placed, plan_a, plan_b
 from strategies.risk.pips import floor_to_step
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
-from strategies.risk.tiers import lot_for_tier, tier_for_balance
+from strategies.risk.tiers import lot_for_tier
 
 # V3 pillar name -> legacy store timeframe
 PILLAR_TF = {"15m": "15", "1H": "60", "4H": "240", "1D": "1D"}
@@ -131,9 +130,9 @@ class LegacyV4:
         if entry is None:
             return out + [Skip("no price: the alert has none and no broker quote is known")]
         spec = facts.spec
-        tier = tier_for_balance(self.risk.tiers, facts.balance)
+        tier = self.risk.tier_for(facts.balance)
         base = lot_for_tier(tier, self.risk.lot_overrides)
-        logic_mult = self.risk.logic_lot_multipliers.get(logic, Decimal(1))
+        logic_mult = self.risk.logic_lot_multiplier(logic)
         lot = max(spec.volume_min, base * logic_mult)
         a_pips, a_src, _ = order_a_pips(self.risk, spec, tier, side, entry, logic, None, use_alert_sl=False)
         notes: list[str] = []
@@ -153,7 +152,7 @@ class LegacyV4:
             results.append(plan_a("A", self.risk, spec, side, entry, lot, a_pips, a_src, None, "rr",
                                   f"{logic}_TP_TRAIL"))
             results.append(plan_b(self.risk, spec, side, entry, lot, logic, None, self.risk.stops.rr_ratio,
-                                  f"{logic}_PROFIT_TRAIL"))
+                                  f"{logic}_PROFIT_TRAIL", tier=tier))
         else:
             results.append(plan_a("single", self.risk, spec, side, entry, lot, a_pips, a_src, None, "rr",
                                   f"{logic}_FRESH"))

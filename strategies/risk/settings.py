@@ -6,7 +6,9 @@ Configuration shape (TOML; every key optional, tables merge over the defaults ke
     [risk]
     daily_reset = "03:35"            # wall-clock time of the daily counter reset ...
     timezone = "Asia/Kolkata"        # ... in this zone
-    lot_overrides = { "5000" = 0.04 } # manual lot per tier
+    lot_overrides = { "5000" = 0.04 } # manual lot per tier (0.01 to 10)
+    tier = "auto"                    # "auto": the balance picks the tier (DECISIONS §13); "10000": pinned
+    logic_multipliers_enabled = true # false: every logic trades with lot and SL multiplier 1 (/toggle_timeframe)
     [risk.tiers.5000]                # one table per tier; the key is the tier's balance
     lot = 0.01
     daily_loss_cap = 100
@@ -22,12 +24,13 @@ Configuration shape (TOML; every key optional, tables merge over the defaults ke
     enabled = true
     active_system = "sl-1"
     rr_ratio = 1.5
-    symbol_reductions = { XAUUSD = 20 }   # percent
+    symbol_reductions = { XAUUSD = 20 }   # percent, 5 to 50
     [risk.stops.systems.sl-1]
     EURUSD = { 5000 = 150, 10000 = 150, 25000 = 50, 50000 = 40, 100000 = 40 }
     [risk.stops.risk_by_tier.5000]
     LOW = 75
     [risk.order_b]
+    enabled = true                   # false: Order B takes Order A's SL rule (SL system pips), not a dollar SL
     system = "SL-2.1"                # or "SL-1.1"
     fixed_sl = 10
     per_logic = { LOGIC1 = 20, LOGIC2 = 40, LOGIC3 = 50 }
@@ -35,7 +38,7 @@ Configuration shape (TOML; every key optional, tables merge over the defaults ke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from decimal import Decimal
 from typing import Any
@@ -45,7 +48,7 @@ from strategies.risk.config_fields import (boolean, check_keys, choice, clock, d
                                            symbol_name, timezone_name)
 from strategies.risk.pips import DEFAULT_SYMBOLS, SymbolRow
 from strategies.risk.stops import DEFAULT_LOGIC_SL_MULTIPLIERS, OrderBStopSettings, StopSettings
-from strategies.risk.tiers import DEFAULT_TIERS, Tier, tier_name
+from strategies.risk.tiers import DEFAULT_TIERS, Tier, tier_for_balance, tier_name
 
 VOLATILITIES = ("LOW", "MEDIUM", "HIGH")
 ORDER_B_SYSTEMS = ("SL-2.1", "SL-1.1")
@@ -68,6 +71,22 @@ class RiskSettings:
     logic_lot_multipliers: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LOGIC_LOT_MULTIPLIERS))
     stops: StopSettings = field(default_factory=StopSettings)
     order_b: OrderBStopSettings = field(default_factory=OrderBStopSettings)
+    pinned_tier: Decimal | None = None       # `tier`: None = "auto"
+    logic_multipliers_enabled: bool = True
+
+    def tier_for(self, balance: Decimal) -> Tier:
+        """The tier in force: the pinned one (``risk.tier``), else the balance rule of DECISIONS §13."""
+        if self.pinned_tier is not None:
+            for t in self.tiers:
+                if t.balance == self.pinned_tier:
+                    return t
+        return tier_for_balance(self.tiers, balance)
+
+    def logic_lot_multiplier(self, logic: str | None) -> Decimal:
+        """The logic's lot multiplier; 1 for no logic or with ``logic_multipliers_enabled = false``."""
+        if not logic or not self.logic_multipliers_enabled:
+            return Decimal(1)
+        return self.logic_lot_multipliers.get(logic, Decimal(1))
 
     def to_mapping(self) -> dict[str, Any]:
         """The configuration table these settings come from (numbers as strings, so nothing is rounded)."""
@@ -77,6 +96,8 @@ class RiskSettings:
         return {
             "daily_reset": f"{self.daily_reset:%H:%M}",
             "timezone": self.timezone,
+            "tier": "auto" if self.pinned_tier is None else tier_name(self.pinned_tier),
+            "logic_multipliers_enabled": self.logic_multipliers_enabled,
             "lot_overrides": {tier_name(k): str(v) for k, v in self.lot_overrides.items()},
             "tiers": {t.name: {"lot": str(t.lot), "daily_loss_cap": str(t.daily_loss_cap),
                                "lifetime_loss_cap": str(t.lifetime_loss_cap), "per_trade_cap": str(t.per_trade_cap)}
@@ -96,7 +117,7 @@ class RiskSettings:
                 "risk_by_tier": {tier_name(t): {v: str(m) for v, m in row.items()}
                                  for t, row in self.stops.risk_by_tier.items()},
             },
-            "order_b": {"system": self.order_b.system, "fixed_sl": str(self.order_b.fixed_sl),
+            "order_b": {"enabled": self.order_b.enabled, "system": self.order_b.system, "fixed_sl": str(self.order_b.fixed_sl),
                         "per_logic": {k: str(v) for k, v in self.order_b.per_logic.items()}},
         }
 
@@ -104,19 +125,28 @@ class RiskSettings:
     def from_mapping(cls, d: Mapping[str, Any] | None, path: str = "risk") -> "RiskSettings":
         """Defaults overlaid with `d`, validated; ConfigError names the first bad key."""
         raw = deep_merge(cls().to_mapping(), mapping(d if d is not None else {}, path))
-        check_keys(raw, path, ("daily_reset", "timezone", "lot_overrides", "tiers", "logics", "symbols", "stops",
-                               "order_b"))
+        check_keys(raw, path, ("daily_reset", "timezone", "tier", "logic_multipliers_enabled", "lot_overrides",
+                               "tiers", "logics", "symbols", "stops", "order_b"))
         tiers = _tiers(mapping(raw["tiers"], f"{path}.tiers"), f"{path}.tiers")
         tier_keys = {t.balance for t in tiers}
         overrides: dict[Decimal, Decimal] = {}
         for k, v in mapping(raw["lot_overrides"], f"{path}.lot_overrides").items():
             key = f"{path}.lot_overrides.{k}"
             balance = _tier_key(k, key, tier_keys)
-            overrides[balance] = dec(v, key, minimum=0, exclusive_min=True)
+            overrides[balance] = dec(v, key, minimum="0.01", maximum=10)
         lot_mult, sl_mult = _logics(mapping(raw["logics"], f"{path}.logics"), f"{path}.logics")
         symbols = _symbols(mapping(raw["symbols"], f"{path}.symbols"), f"{path}.symbols")
+        multipliers_on = boolean(raw["logic_multipliers_enabled"], f"{path}.logic_multipliers_enabled")
         stops = _stops(mapping(raw["stops"], f"{path}.stops"), f"{path}.stops", tier_keys, symbols, sl_mult)
-        return cls(tiers=tiers, lot_overrides=overrides,
+        stops = replace(stops, logic_multipliers_enabled=multipliers_on)
+        pinned = None
+        if raw["tier"] != "auto":
+            try:
+                pinned = _tier_key(raw["tier"], f"{path}.tier", tier_keys)
+            except ConfigError:
+                raise ConfigError(f"{path}.tier", raw["tier"], '"auto" or one of the tiers '
+                                  + ", ".join(tier_name(t) for t in sorted(tier_keys))) from None
+        return cls(pinned_tier=pinned, logic_multipliers_enabled=multipliers_on,tiers=tiers, lot_overrides=overrides,
                    daily_reset=clock(raw["daily_reset"], f"{path}.daily_reset"),
                    timezone=timezone_name(raw["timezone"], f"{path}.timezone"),
                    symbols=symbols, logic_lot_multipliers=lot_mult, stops=stops,
@@ -209,7 +239,7 @@ def _stops(table: Mapping[str, Any], path: str, tiers: set[Decimal], symbols: Ma
         systems[name] = rows
     active = choice(table["active_system"], f"{path}.active_system", tuple(systems))
     reductions = {symbol_name(s, f"{path}.symbol_reductions.{s}"):
-                  dec(v, f"{path}.symbol_reductions.{s}", minimum=0, maximum=50)
+                  dec(v, f"{path}.symbol_reductions.{s}", minimum=5, maximum=50)
                   for s, v in mapping(table["symbol_reductions"], f"{path}.symbol_reductions").items()}
     risk_by_tier: dict[Decimal, dict[str, Decimal]] = {}
     for t, row in mapping(table["risk_by_tier"], f"{path}.risk_by_tier").items():
@@ -229,8 +259,9 @@ def _stops(table: Mapping[str, Any], path: str, tiers: set[Decimal], symbols: Ma
 
 
 def _order_b(table: Mapping[str, Any], path: str) -> OrderBStopSettings:
-    check_keys(table, path, ("system", "fixed_sl", "per_logic"))
+    check_keys(table, path, ("enabled", "system", "fixed_sl", "per_logic"))
     return OrderBStopSettings(
+        enabled=boolean(table["enabled"], f"{path}.enabled"),
         system=choice(table["system"], f"{path}.system", ORDER_B_SYSTEMS),
         fixed_sl=dec(table["fixed_sl"], f"{path}.fixed_sl", minimum=0, exclusive_min=True),
         per_logic={k: dec(v, f"{path}.per_logic.{k}", minimum=0, exclusive_min=True)

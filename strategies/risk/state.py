@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
-from strategies.risk.tiers import Tier, tier_for_balance
+from strategies.risk.tiers import Tier
 
 
 class TradingState(StrEnum):
@@ -148,7 +148,7 @@ def last_reset_boundary(now: datetime, reset_at: time = time(3, 35), tz: str = "
 
 
 def current_tier(state: RiskState, settings: RiskSettings) -> Tier:
-    return tier_for_balance(settings.tiers, state.balance)
+    return settings.tier_for(state.balance)
 
 
 def initial_state(balance: Decimal, now: datetime, settings: RiskSettings) -> RiskState:
@@ -213,7 +213,7 @@ def update_balance(state: RiskState, balance: Decimal, now: datetime,
                    settings: RiskSettings) -> tuple[RiskState, list[Event]]:
     """A new balance can move the account to another tier and so to other caps."""
     state, events = roll(state, now, settings)
-    tier = tier_for_balance(settings.tiers, balance).name
+    tier = settings.tier_for(balance).name
     return _settle(state, replace(state, balance=balance), now, settings, f"balance {balance}: tier {tier}", events)
 
 

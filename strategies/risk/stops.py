@@ -61,12 +61,15 @@ class StopSettings:
     logic_sl_multipliers: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_LOGIC_SL_MULTIPLIERS))
     risk_by_tier: dict[Decimal, dict[str, Decimal]] = field(default_factory=lambda: DEFAULT_RISK_BY_TIER)
     rr_ratio: Decimal = Decimal("1.5")
+    logic_multipliers_enabled: bool = True   # risk.logic_multipliers_enabled (false: SL multiplier 1)
 
 
 @dataclass(frozen=True)
 class OrderBStopSettings:
-    """Order B ("profit trail") SL: SL-2.1 = one fixed amount, SL-1.1 = an amount per logic."""
+    """Order B ("profit trail") SL: SL-2.1 = one fixed amount, SL-1.1 = an amount per logic; disabled, Order B
+    takes Order A's SL rule (the SL system's pips) instead of a dollar amount."""
 
+    enabled: bool = True
     system: str = "SL-2.1"
     fixed_sl: Decimal = Decimal("10")
     per_logic: dict[str, Decimal] = field(default_factory=lambda: {
@@ -94,7 +97,8 @@ def order_a_sl_pips(settings: StopSettings, spec: SymbolSpec, tier: Tier, logic:
         risk_money = settings.risk_by_tier[tier.balance][spec.volatility]
         base = pips_for_money(spec, risk_money, tier.lot)
     reduction = settings.symbol_reductions.get(spec.symbol, Decimal(0))
-    multiplier = settings.logic_sl_multipliers.get(logic, Decimal(1)) if logic else Decimal(1)
+    multiplier = settings.logic_sl_multipliers.get(logic, Decimal(1)) \
+        if logic and settings.logic_multipliers_enabled else Decimal(1)
     return base * (1 - reduction / 100) * multiplier * reentry_factor
 
 

@@ -57,6 +57,20 @@ class V3Settings:
     logics_enabled: dict[str, bool] = field(default_factory=lambda: {k: True for k in LOGICS})
     dual_orders: bool = True
 
+    def to_mapping(self) -> dict[str, Any]:
+        """The `[v3]` table these settings come from (numbers as strings, so nothing is rounded)."""
+        return {
+            "min_consensus": self.min_consensus, "trust_alert_multiplier": self.trust_alert_multiplier,
+            "multiplier_steps": [[n, str(m)] for n, m in self.multiplier_steps],
+            "multiplier_floor": str(self.multiplier_floor), "screener_multiplier": str(self.screener_multiplier),
+            "screener_signals": list(self.screener_signals), "default_logic": self.default_logic,
+            "tf_routes": dict(self.tf_routes), "signal_overrides": dict(self.signal_overrides),
+            "higher_tf_overrides": {k: list(v) for k, v in self.higher_tf_overrides.items()},
+            "higher_tf_logic": self.higher_tf_logic, "aggressive_signals": list(self.aggressive_signals),
+            "aggressive_strength": self.aggressive_strength, "order_b_rr": str(self.order_b_rr),
+            "logics_enabled": dict(self.logics_enabled), "dual_orders": self.dual_orders,
+        }
+
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any] | None, path: str = "v3") -> "V3Settings":
         d = mapping(d if d is not None else {}, path)

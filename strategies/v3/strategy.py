@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from strategies.alerts.model import AlertKind, ParsedAlert
@@ -19,7 +18,7 @@ from strategies.orders import order_a_pips, placed, plan_a, plan_b
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
 from strategies.risk.sizing import combined_lot
-from strategies.risk.tiers import lot_for_tier, tier_for_balance
+from strategies.risk.tiers import lot_for_tier
 from strategies.v3 import logic
 from strategies.v3.settings import V3Settings
 
@@ -85,9 +84,9 @@ class CombinedV3:
         out: list[Decision] = []
         if logic.is_aggressive(s, alert.signal_type, score, side) and side.opposite in facts.open_sides:
             out.append(Close(alert.symbol, (side.opposite,), "aggressive_reversal"))
-        tier = tier_for_balance(self.risk.tiers, facts.balance)
+        tier = self.risk.tier_for(facts.balance)
         base = lot_for_tier(tier, self.risk.lot_overrides)
-        logic_mult = self.risk.logic_lot_multipliers.get(route, Decimal(1))
+        logic_mult = self.risk.logic_lot_multiplier(route)
         total = combined_lot(base, mult, logic_mult)
         spec = facts.spec
         a_pips, a_src, a_note = order_a_pips(self.risk, spec, tier, side, entry, route, alert.sl)
@@ -97,7 +96,7 @@ class CombinedV3:
             results.append(plan_a("A", self.risk, spec, side, entry, half, a_pips, a_src, alert.tp2, "tp2",
                                   f"{route}_V3_A", facts.headroom))
             results.append(plan_b(self.risk, spec, side, entry, half, route, alert.tp1, s.order_b_rr,
-                                  f"{route}_V3_B", headroom=facts.headroom))
+                                  f"{route}_V3_B", headroom=facts.headroom, tier=tier))
         else:
             results.append(plan_a("single", self.risk, spec, side, entry, total, a_pips, a_src, alert.tp2, "tp2",
                                   f"{route}_V3", facts.headroom))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from strategies.alerts.model import AlertKind, ParsedAlert
@@ -20,7 +19,7 @@ from strategies.orders import order_a_pips, placed, plan_a, plan_b
 from strategies.risk.settings import RiskSettings
 from strategies.risk.side import Side
 from strategies.risk.sizing import combined_lot
-from strategies.risk.tiers import lot_for_tier, tier_for_balance
+from strategies.risk.tiers import lot_for_tier
 from strategies.v6.settings import V6Profile
 
 _LABEL_SIGN = {"BULL": 1, "BEAR": -1, "SIDE": 0}
@@ -132,7 +131,7 @@ class PriceAction:
             return [Skip("no price: the alert has none and no broker quote is known")]
         p = self.profile
         spec = facts.spec
-        tier = tier_for_balance(self.risk.tiers, facts.balance)
+        tier = self.risk.tier_for(facts.balance)
         base = lot_for_tier(tier, self.risk.lot_overrides)
         total = combined_lot(base, p.risk_multiplier)
         tag = self.plugin.upper()
@@ -147,7 +146,7 @@ class PriceAction:
         if "B" in p.orders:
             lots = total / 2 if p.orders == "AB" else total
             results.append(plan_b(self.risk, spec, side, entry, lots, None, alert.tp1, self.risk.stops.rr_ratio,
-                                  f"{tag}_B", headroom=facts.headroom))
+                                  f"{tag}_B", headroom=facts.headroom, tier=tier))
         plans, notes = placed(results)
         if not plans:
             return [Skip("; ".join(notes) or "no order could be sized")]

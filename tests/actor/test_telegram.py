@@ -135,13 +135,6 @@ def test_command_without_answer_times_out(world):
     wait_text(api, "no answer from trading/risk within 2 s", since=since, timeout=10)
 
 
-def test_command_nobody_answers_yet_says_so(world):
-    api, _ = world
-    since = last_seq(api)
-    api.inject_message(ADMIN, "/lot_size_status")
-    wait_text(api, "/lot_size_status is not available yet: trading/risk has no command", since=since)
-
-
 def test_bad_arguments_say_what_is_expected(world):
     api, _ = world
     since = last_seq(api)

@@ -18,7 +18,7 @@ def test_parse_and_bind():
         c.bind_args(r, ["XAUUSD", "1h", "sideways"])
     assert c.bind_args(c.BY_NAME["set_cooldown"], ["120"]) == {"key": "positions.reentry.sl_hunt_cooldown_seconds",
                                                                "value": 120}
-    assert c.bind_args(c.BY_NAME["logic2_off"], []) == {"owner": "trading/combined_v3"}
+    assert c.bind_args(c.BY_NAME["logic2_off"], []) == {"key": "v3.logics_enabled.LOGIC2", "value": False}
 
 
 def test_roles():
