@@ -113,9 +113,13 @@ class PluginActor(ZepixActor):
         return ("plugins", "risk", "v3", "legacy", "v6", "trading", "sessions")
 
     def reconfigure(self, config: dict, changed: tuple) -> None:
+        before = (self.pset.enabled, self.pset.shadow)
         self._configure(config)     # ConfigError (a ValueError) refuses and keeps the running settings
-        self.enabled, self.shadow = self.pset.enabled, self.pset.shadow
-        self._save_flags(clear=True)
+        if (self.pset.enabled, self.pset.shadow) != before:
+            # the file's enabled/shadow changed: it wins over an earlier /enable, /disable or /shadow. Any other
+            # change (a /logic1_off, a risk cap) keeps them: it used to switch a disabled plugin back on.
+            self.enabled, self.shadow = self.pset.enabled, self.pset.shadow
+            self._save_flags(clear=True)
         self.log.info("%s: configuration applied (%s)", self.path, ", ".join(changed))
 
     def _save_flags(self, clear: bool = False) -> None:

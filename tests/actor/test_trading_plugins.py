@@ -268,3 +268,30 @@ def test_admin_plugins_lists_each_plugin_and_plugin_toggles_shadow(system, capsy
     assert admin.main(["--port", port, "plugin", "price_action_5m", "shadow", "on"]) == 0
     assert command(system.client, "trading/price_action_5m", "status").data["shadow"] is True
     assert admin.main(["--port", port, "plugin", "price_action_5m", "shadow", "off"]) == 0
+
+
+def test_a_config_change_keeps_a_runtime_disable_unless_the_file_changes_that_plugin(system):
+    import copy
+    import uuid
+
+    def cmd(name, **args):
+        r = system.client.ask_actor("trading/legacy_v4", m.Command(corr=uuid.uuid4().hex, name=name, args=args,
+                                                                    user="test"), 5.0)
+        assert r is not None and r.ok, r
+        return r.data
+    was = cmd("status")
+    try:
+        assert cmd("disable")["enabled"] is False
+        cfg = copy.deepcopy(system.config)
+        cfg.setdefault("v3", {})["dual_orders"] = False           # somebody else's setting (e.g. /toggle_dual_orders)
+        reconfigure(system, "trading/legacy_v4", cfg, ("v3", "plugins"))
+        assert cmd("status")["enabled"] is False                   # still disabled
+        cfg = copy.deepcopy(system.config)
+        cfg.setdefault("plugins", {}).setdefault("legacy_v4", {})["shadow"] = not was["shadow"]
+        reconfigure(system, "trading/legacy_v4", cfg, ("plugins", "plugins.legacy_v4"))
+        now = cmd("status")
+        assert (now["enabled"], now["shadow"]) == (True, not was["shadow"])   # the file's own change wins
+    finally:
+        reconfigure(system, "trading/legacy_v4", system.config, ("plugins", "plugins.legacy_v4"))
+        cmd("enable" if was["enabled"] else "disable")
+        cmd("shadow", on=was["shadow"])
