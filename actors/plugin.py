@@ -92,7 +92,7 @@ class PluginActor(ZepixActor):
         self.risk: m.RiskState | None = None
         self.decisions = 0
         self.latency_ms: list[float] = []
-        self.subscribe_to(GATEWAY, "trades")
+        self.subscribe_to(GATEWAY, f"trades.{self.plugin}")   # only this plugin's trades
         self.subscribe_to(RISK, "risk")
         self.after(0.25, "sweep")
         if self.implementation == "fallback" or self.forced_family:

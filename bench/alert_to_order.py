@@ -50,7 +50,12 @@ starting_balance = 10000000.0
 """
 
 
-def body(i: int) -> bytes:
+def body(i: int, exit_: bool = False) -> bytes:
+    if exit_:
+        return json.dumps({"type": "exit_v3", "signal_type": "Bullish_Exit", "symbol": "XAUUSD", "direction": "sell",
+                           "tf": "15", "price": 4336.10, "consensus_score": 9, "market_trend": 1,
+                           "reason": "TP_hit_or_reversal_or_momentum_loss", "id": f"a2o-x-{uuid.uuid4().hex}-{i}"}
+                          ).encode()
     return json.dumps({"type": "entry_v3", "signal_type": "Institutional_Launchpad", "symbol": "XAUUSD",
                        "direction": "buy", "tf": "15", "price": 4335.49, "consensus_score": 8, "sl_price": 4328.12,
                        "tp1_price": 4346.545, "tp2_price": 4357.6, "mtf_trends": "1,1,1,1,-1", "market_trend": 1,
@@ -71,8 +76,10 @@ def pure(n: int) -> tuple[float, dict]:
     return n / (time.perf_counter() - t_all), summary(times)
 
 
-def post_all(port: int, n: int, rate: float) -> list[tuple[str, float, float]]:
-    """[(alert_id, sent at (time.time()), answered after (s))] for every alert, sent on a fixed schedule."""
+def post_all(port: int, n: int, rate: float, exits: bool = True) -> list[tuple[str, float, float, bool]]:
+    """[(alert_id, sent at (time.time()), answered after (s), is an exit)] for every alert, sent on a fixed
+    schedule. With ``exits`` every second alert is a Bullish_Exit that closes the buys: the book stays as small as a
+    trader's (two positions); without, it grows by two positions per alert."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     out = []
     start = time.perf_counter() + 0.2
@@ -82,7 +89,8 @@ def post_all(port: int, n: int, rate: float) -> list[tuple[str, float, float]]:
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)          # pacing the load generator, not synchronisation
-            data = body(i)
+            is_exit = exits and i % 2 == 1
+            data = body(i, is_exit)
             sent = time.time()
             t0 = time.perf_counter()
             conn.request("POST", f"/webhook/{TOKEN}", data, headers={"Content-Type": "application/json"})
@@ -90,7 +98,7 @@ def post_all(port: int, n: int, rate: float) -> list[tuple[str, float, float]]:
             answer = json.loads(resp.read())
             if resp.status != 200 or answer.get("status") != "accepted":
                 raise RuntimeError(f"alert {i}: HTTP {resp.status} {answer}")
-            out.append((answer["alert_id"], sent, time.perf_counter() - t0))
+            out.append((answer["alert_id"], sent, time.perf_counter() - t0, is_exit))
     finally:
         conn.close()
     return out
@@ -108,16 +116,17 @@ def journal_times(db: Path, ids: list[str]) -> dict[str, dict[str, list[float]]]
         conn.close()
 
 
-def through_http(n: int, rate: float) -> dict:
+def through_http(n: int, rate: float, exits: bool) -> dict:
     with bench_system(TOML) as s:
         port = s.config["webhook"]["port"]
         db = Path(s.config["system"]["data_dir"]) / s.config["journal"]["file"]
-        sent = post_all(port, n, rate)
-        ids = [a for a, _, _ in sent]
+        sent = post_all(port, n, rate, exits)
+        ids = [a for a, *_ in sent]
+        need = {a: 1 if x else 2 for a, _, _, x in sent}      # an entry fills two orders, an exit closes
 
         def executed_both() -> int:
             t = journal_times(db, ids)
-            return sum(1 for v in t.values() if len(v.get("executed", [])) >= 2 or v.get("rejected")
+            return sum(1 for a, v in t.items() if len(v.get("executed", [])) >= need[a] or v.get("rejected")
                        or v.get("skipped"))
         wait_for(lambda: executed_both() >= len(ids), 60, interval=0.2, what="every alert's two orders filled")
         times = journal_times(db, ids)
@@ -127,13 +136,16 @@ def through_http(n: int, rate: float) -> dict:
         conn.close()
         for status, reason, count in reasons:
             print(f"not executed: {count} x {status}: {reason}", file=sys.stderr)
-    first, both, ack, routed, decided, failed = [], [], [], [], [], 0
-    for k, (alert_id, t_sent, answered) in enumerate(sent):
+    first, both, ack, routed, decided, closed, failed = [], [], [], [], [], [], 0
+    for k, (alert_id, t_sent, answered, is_exit) in enumerate(sent):
         t = times[alert_id]
-        if t.get("rejected") or t.get("skipped") or len(t.get("executed", [])) < 2:
+        if t.get("rejected") or t.get("skipped") or len(t.get("executed", [])) < need[alert_id]:
             failed += 1
             continue
         if k < WARMUP:
+            continue
+        if is_exit:
+            closed.append((min(t["executed"]) - t_sent) * 1000)
             continue
         received = t["accepted"][0]
         ack.append(answered * 1000)
@@ -143,7 +155,7 @@ def through_http(n: int, rate: float) -> dict:
         first.append((ex[0] - t_sent) * 1000)
         both.append((ex[1] - t_sent) * 1000)
     return {"first": summary(first), "both": summary(both), "ack": summary(ack), "routed": summary(routed),
-            "decided": summary(decided), "failed": failed}
+            "decided": summary(decided), "closed": summary(closed), "failed": failed}
 
 
 def main() -> None:
@@ -151,10 +163,12 @@ def main() -> None:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--rate", type=float, default=20.0)
     p.add_argument("--pure", type=int, default=5000)
+    p.add_argument("--growing-book", action="store_true",
+                   help="entries only: the paper book grows by two positions per alert")
     a = p.parse_args()
     print(machine_line())
     rate, floor = pure(a.pure)
-    r = through_http(a.n, a.rate)
+    r = through_http(a.n, a.rate, not a.growing_book)
     rows = [["in-process CombinedV3.decide (the floor)", floor["n"], floor["p50"], floor["p99"], floor["max"]],
             ["HTTP POST -> 200 accepted (journal committed)", r["ack"]["n"], r["ack"]["p50"], r["ack"]["p99"],
              r["ack"]["max"]],
@@ -166,8 +180,13 @@ def main() -> None:
              r["first"]["max"]],
             ["HTTP sent -> both orders filled (paper)", r["both"]["n"], r["both"]["p50"], r["both"]["p99"],
              r["both"]["max"]]]
+    if not a.growing_book:
+        rows.append(["exit alert: HTTP sent -> first close filled", r["closed"]["n"], r["closed"]["p50"],
+                     r["closed"]["p99"], r["closed"]["max"]])
     table(["path", "n", "p50 ms", "p99 ms", "max ms"], rows,
-          title=f"Alert -> order at {a.rate:g} alerts/s through HTTP and every actor (failed: {r['failed']})")
+          title=f"Alert -> order at {a.rate:g} alerts/s through HTTP and every actor "
+                f"({'entries only, growing book' if a.growing_book else 'entries and exits alternating'}; "
+                f"failed: {r['failed']})")
     table(["figure", "value"], [
         ["in-process decisions per second", f"{rate:,.0f}"],
         ["first order p50 / floor p50", f"{r['first']['p50'] / floor['p50']:.0f}x"],

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import signal
 import threading
 import time
@@ -145,7 +146,9 @@ class Supervisor(ZepixActor):
         child.started_at = now
         child.running_since = 0.0
         child.last_pong = now
-        child.last_ping = now
+        # a random phase: children started together were pinged together, every second, by every supervisor;
+        # the burst of Ping/Pong/status messages stalled a busy actor (the webhook's p99) once a second
+        child.last_ping = now - random.uniform(0.0, child.spec.heartbeat_interval)
         child.restart_due = None
         child.exit_reason = ""
         child.killed_at = None

@@ -253,6 +253,7 @@ class PaperBroker:
         self._orders: dict[int, Order] = {}
         self._feeds: dict[str, _Feed] = {}
         self._subscribed: set[str] = set()
+        self._infos: dict[str, object] = {}
         s = self.settings
         self._slip_rng = random.Random(f"{s.seed}:slippage")
 
@@ -519,18 +520,35 @@ class PaperBroker:
 
     def _pnl(self, spec: SymbolSpec, side: Side, open_: Decimal, close: Decimal, volume: Decimal) -> Decimal:
         direction = 1 if side is Side.BUY else -1
-        info = spec.info()
+        info = self._info(spec)
         return _money((close - open_) * direction / info.tick_size * info.tick_value * volume)
 
+    def _info(self, spec: SymbolSpec):
+        """The symbol's SymbolInfo, built once (the settings do not change while the broker runs)."""
+        info = self._infos.get(spec.symbol)
+        if info is None or self.settings.symbols.get(spec.symbol) is not spec:
+            info = self._infos[spec.symbol] = spec.info()
+        return info
+
     def _margin(self, spec: SymbolSpec, price: Decimal, volume: Decimal) -> Decimal:
-        info = spec.info()
+        info = self._info(spec)
         return _money(volume * price / info.tick_size * info.tick_value / self.settings.leverage)
 
     def account(self) -> AccountInfo:
         self._require()
-        floating = sum((self._position_view(p).profit for p in self._positions.values()), Decimal(0))
-        margin = sum((self._margin(self.settings.symbols[p.symbol], p.price_open, p.volume)
-                      for p in self._positions.values()), Decimal(0))
+        # one quote per symbol, not one position view per position: every order checks the margin, and with a
+        # few hundred open positions the views made each order cost milliseconds (same figures as the views)
+        floating = margin = Decimal(0)
+        quotes: dict[str, tuple] = {}
+        for p in self._positions.values():
+            q = quotes.get(p.symbol)
+            if q is None:
+                spec = self.settings.symbols[p.symbol]
+                f = self._sync(p.symbol)
+                q = quotes[p.symbol] = (spec, self._price(spec, f.bid), self._price(spec, f.ask))
+            spec, bid, ask = q
+            floating += self._pnl(spec, p.side, p.price_open, bid if p.side is Side.BUY else ask, p.volume)
+            margin += self._margin(spec, p.price_open, p.volume)
         equity = _money(self._balance + floating)
         return AccountInfo(balance=_money(self._balance), equity=equity, margin=_money(margin),
                            free_margin=_money(equity - margin), currency=self.settings.currency,
@@ -605,7 +623,7 @@ class PaperBroker:
         return None
 
     def _levels(self, spec: SymbolSpec, sl: object, tp: object) -> tuple[Decimal | None, Decimal | None]:
-        info = spec.info()
+        info = self._info(spec)
         conv = lambda x: None if x is None or to_decimal(x) == 0 else info.round_price(x)  # noqa: E731
         return conv(sl), conv(tp)
 
@@ -627,7 +645,7 @@ class PaperBroker:
             spec = self._spec(request.symbol)
         except UnknownSymbol as e:
             return self._reject(tag, RetcodeClass.HARD, INVALID_ORDER, str(e))
-        info = spec.info()
+        info = self._info(spec)
         volume, why = info.check_volume(request.volume)
         if why:
             return self._reject(tag, RetcodeClass.INVALID_VOLUME, INVALID_VOLUME, why)
@@ -675,7 +693,7 @@ class PaperBroker:
             spec = self._spec(request.symbol)
         except UnknownSymbol as e:
             return self._reject(tag, RetcodeClass.HARD, INVALID_ORDER, str(e))
-        info = spec.info()
+        info = self._info(spec)
         volume, why = info.check_volume(request.volume)
         if why:
             return self._reject(tag, RetcodeClass.INVALID_VOLUME, INVALID_VOLUME, why)
@@ -764,7 +782,7 @@ class PaperBroker:
         if p is None:
             return self._reject(tag, RetcodeClass.HARD, POSITION_CLOSED, f"position {position} does not exist")
         spec = self.settings.symbols[p.symbol]
-        info = spec.info()
+        info = self._info(spec)
         reason = CloseReason.MANUAL
         vol = p.volume
         if volume is not None and to_decimal(volume) < p.volume:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from actors import messages as m
+from actors.gateway import publish_trade
 from actors.base import ZepixActor, handles
 from gateways.broker.interface import CloseReason, DealEntry, MarketOrder, OrderTag, Side
 from gateways.broker.paper import PaperBroker, PaperSettings
@@ -55,7 +56,7 @@ class PaperGateway(ZepixActor):
                 kind = {CloseReason.SL: "sl_hit", CloseReason.TP: "tp_hit"}.get(d.reason, "closed")
                 if d.reason is CloseReason.PARTIAL:
                     kind = "partial"
-                self.publish("trades", m.TradeEvent(kind=kind, ticket=d.position_id, symbol=d.symbol,
+                publish_trade(self, m.TradeEvent(kind=kind, ticket=d.position_id, symbol=d.symbol,
                                                     side=d.side.value, volume=d.volume, price=d.price,
                                                     intent_id=d.intent_id or "", profit=d.profit,
                                                     reason=d.reason.value if d.reason else "", at=time.time()))
@@ -77,7 +78,7 @@ class PaperGateway(ZepixActor):
         self.tell(sender, out)
         self.publish("orders", out)
         if r.ok and not r.duplicate:
-            self.publish("trades", m.TradeEvent(kind="opened", ticket=r.position, symbol=msg.symbol, side=msg.side,
+            publish_trade(self, m.TradeEvent(kind="opened", ticket=r.position, symbol=msg.symbol, side=msg.side,
                                                 volume=r.volume, price=r.price, plugin=msg.plugin,
                                                 intent_id=msg.intent_id, sl=msg.sl, tp=msg.tp, at=time.time()))
 
@@ -95,7 +96,7 @@ class PaperGateway(ZepixActor):
             deals = [d for d in self.broker.deals(since - timedelta(seconds=1)) if d.ticket == r.deal]
             for d in deals:
                 kind = "partial" if msg.volume is not None and d.reason is CloseReason.PARTIAL else "closed"
-                self.publish("trades", m.TradeEvent(kind=kind, ticket=msg.ticket, symbol=d.symbol, side=d.side.value,
+                publish_trade(self, m.TradeEvent(kind=kind, ticket=msg.ticket, symbol=d.symbol, side=d.side.value,
                                                     volume=d.volume, price=d.price, plugin=msg.plugin,
                                                     intent_id=msg.intent_id, profit=d.profit, reason=msg.reason,
                                                     at=time.time()))

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from actors import messages as m
+from actors.gateway import publish_trade
 from actors.base import ZepixActor, handles
 from gateways.broker.interface import MarketOrder, OrderTag, Side
 from gateways.broker.paper import PaperBroker
@@ -64,7 +65,7 @@ class PaperGatewayDouble(ZepixActor):
         status = "filled" if res.ok else "rejected"
         if res.ok and not res.duplicate:
             self.owner[res.position] = (msg.plugin, msg.intent_id)
-            self.publish("trades", m.TradeEvent(kind="opened", ticket=res.position, symbol=msg.symbol, side=msg.side,
+            publish_trade(self, m.TradeEvent(kind="opened", ticket=res.position, symbol=msg.symbol, side=msg.side,
                                                 volume=res.volume, price=res.price, plugin=msg.plugin,
                                                 intent_id=msg.intent_id, sl=msg.sl, tp=msg.tp, at=time.time()))
         self._outcome(sender, m.OrderOutcome(intent_id=msg.intent_id, plugin=msg.plugin, status=status,
@@ -80,7 +81,7 @@ class PaperGatewayDouble(ZepixActor):
                                          msg.volume)
         if res.ok and pos is not None and not res.duplicate:
             profit = pos.profit
-            self.publish("trades", m.TradeEvent(kind="closed", ticket=msg.ticket, symbol=pos.symbol,
+            publish_trade(self, m.TradeEvent(kind="closed", ticket=msg.ticket, symbol=pos.symbol,
                                                 side=pos.side.value, volume=pos.volume, price=res.price,
                                                 plugin=msg.plugin, intent_id=msg.intent_id, profit=profit,
                                                 reason=msg.reason, at=time.time()))
@@ -95,7 +96,7 @@ class PaperGatewayDouble(ZepixActor):
                 continue
             plugin, intent = self.owner.get(d.position_id, ("", ""))
             kind = {"sl": "sl_hit", "tp": "tp_hit"}.get(d.reason.value if d.reason else "", "closed")
-            self.publish("trades", m.TradeEvent(kind=kind, ticket=d.position_id, symbol=d.symbol, side=d.side.value,
+            publish_trade(self, m.TradeEvent(kind=kind, ticket=d.position_id, symbol=d.symbol, side=d.side.value,
                                                 volume=d.volume, price=d.price, plugin=plugin, intent_id=intent,
                                                 profit=d.profit, reason=kind, at=time.time()))
 
