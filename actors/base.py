@@ -41,6 +41,9 @@ NOTIFIER = "telegram/notifier"   # the notification router's path
 EARLY_LIMIT = 1000
 # At most this many messages travel in one Batch.
 BATCH_MAX = 256
+# Bookkeeping that nobody waits on to act: what a handler sends of these leaves after its other messages, so the
+# next step of an alert (a risk check, an order) does not queue behind journal updates and notices for a core.
+LATE_TYPES = (m.AlertOutcome, m.Notify, m.TradeOpened, m.TradeClosed, m.StatusReply, m.ConfigApplied)
 
 
 class ZepixActor(Actor):
@@ -75,7 +78,8 @@ class ZepixActor(Actor):
         self.early: list[tuple[Any, Any]] = []
         # While a message is handled, what it sends to actors of the tree waits here and leaves in one Batch per
         # peer when the handler is done (same order per peer). None outside a handler: sends go out directly.
-        self._outbox: list[tuple[Any, list[bytes]]] | None = None
+        self._outbox: list[list] | None = None       # [address, [encoded, ...], all late]
+        self._late_next = False
         self._peers: list = []
         self.handled = 0
         self.batches = 0
@@ -125,7 +129,9 @@ class ZepixActor(Actor):
 
     # -- sending -----------------------------------------------------------------------------------------------
     def tell(self, address, msg) -> None:
-        self.send(address, m.encode(msg))
+        data = m.encode(msg)
+        self._late_next = isinstance(msg, LATE_TYPES)
+        self.send(address, data)
 
     def after(self, seconds: float, key: Any) -> None:
         self.wakeupAfter(max(0.0, seconds), payload=key)
@@ -155,7 +161,9 @@ class ZepixActor(Actor):
         subs = self.topic_subs.get(topic, ())
         if subs:
             data = m.encode(msg)
+            late = isinstance(msg, LATE_TYPES)
             for addr in subs:
+                self._late_next = late
                 self.send(addr, data)
         return len(subs)
 
@@ -169,23 +177,25 @@ class ZepixActor(Actor):
     # -- sending in batches ----------------------------------------------------------------------------------
     def send(self, targetAddr, msg) -> None:
         box = self._outbox
+        late, self._late_next = self._late_next, False
         if box is not None and isinstance(msg, (bytes, bytearray)) and targetAddr in self._peers:
-            for addr, items in box:
-                if addr == targetAddr:
-                    items.append(bytes(msg))
+            for entry in box:
+                if entry[0] == targetAddr:
+                    entry[1].append(bytes(msg))
+                    entry[2] = entry[2] and late
                     return
-            box.append((targetAddr, [bytes(msg)]))
+            box.append([targetAddr, [bytes(msg)], late])
             return
         if box:
             self._flush_outbox(targetAddr)    # keep the order of what was already queued for this target
         super().send(targetAddr, msg)
 
     def _flush_outbox(self, only=None) -> None:
-        box = self._outbox or []
+        box = sorted(self._outbox or [], key=lambda entry: entry[2])    # stable: the late ones last
         keep = []
-        for addr, items in box:
+        for addr, items, late in box:
             if only is not None and addr != only:
-                keep.append((addr, items))
+                keep.append([addr, items, late])
                 continue
             for i in range(0, len(items), BATCH_MAX):
                 chunk = items[i:i + BATCH_MAX]

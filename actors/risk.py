@@ -12,6 +12,7 @@ tier in force, written through ops/config), lots (lot per tier), sl_config (the 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -187,10 +188,12 @@ class RiskActor(ZepixActor):
         reason = "; ".join(reasons)
         if not ok and not reason:
             reason = "nothing to check"
-        self.log.info("%s: check %s for %s alert %s -> %s %s", self.path, msg.corr, msg.plugin, msg.alert_id,
-                      "ok" if ok else "refused", reason)
         self.tell(sender, m.RiskVerdict(corr=msg.corr, ok=ok, orders=tuple(items), reason=reason,
                                         state=self.state.status.value))
+        # a refusal (or a cut) is worth a line; an approval is in the plugin's database and the journal already,
+        # and a log record is one more message through this actor's transport before the next check
+        self.log.log(logging.INFO if reason else logging.DEBUG, "%s: check %s for %s alert %s -> %s %s", self.path,
+                     msg.corr, msg.plugin, msg.alert_id, "ok" if ok else "refused", reason)
 
     def _check_one(self, order: dict, working: R.RiskState, now: datetime) -> tuple[dict, R.RiskState]:
         role = str(order.get("role", ""))

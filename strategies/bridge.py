@@ -20,8 +20,22 @@ LOGICS = ("LOGIC1", "LOGIC2", "LOGIC3")
 LEGACY_ENTRY_LOGIC = {"5": "LOGIC1", "15": "LOGIC2", "60": "LOGIC3"}     # §1.4: 1d entries are ignored
 V5_LOGIC_OWNER = "combined_v3"
 LEGACY_STRATEGY = {"zepixpremium": "legacy_v4"}
+# V4 signal names for the legacy entry signals (the issue's "BUY_SIGNAL -> entry long"): a legacy `entry` alert
+# may say BUY_SIGNAL / SELL_SIGNAL where the templates say buy / sell. The legacy parser reads them through
+# `legacy_signal`, records the translation as a repair, and the alert goes on as the entry it means.
+LEGACY_SIGNAL_ALIASES = {"entry": {"buy_signal": "buy", "sell_signal": "sell"}}
 
 _LOGIC_NAME = re.compile(r"(?:combined[-_ ]?logic|logic)[-_ ]?([123])\Z", re.IGNORECASE)
+
+
+def legacy_signal(type_name: str, signal):
+    """('entry', 'BUY_SIGNAL') -> ('buy', "signal: 'BUY_SIGNAL' -> 'buy' (V4 bridge)"); unknown names unchanged."""
+    if not isinstance(signal, str):
+        return signal, None
+    alias = LEGACY_SIGNAL_ALIASES.get(type_name, {}).get(signal.strip().lower())
+    if alias is None:
+        return signal, None
+    return alias, f"signal: {signal.strip()!r} -> {alias!r} (V4 bridge)"
 
 
 def logic_name(name: str) -> str | None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from strategies.bridge import legacy_signal
+
 from . import fields as F
 from .errors import UNSUPPORTED, AlertError
 from .model import AlertFormat, AlertKind, Direction, ParsedAlert
@@ -40,7 +42,10 @@ def parse(data: dict[str, Any], type_name: str, *, hints: Mapping[str, Any], set
                          "or tf), which Zepix does not accept",
                          hint=f"use the legacy template, e.g. {TEMPLATE}")
     signals = _SIGNALS[type_name]
-    signal_word = F.choice(data.get("signal"), "signal", {k: k for k in signals}, required=True)
+    raw_signal, repair = legacy_signal(type_name, data.get("signal"))
+    if repair:
+        repairs.append(repair)
+    signal_word = F.choice(raw_signal, "signal", {k: k for k in signals}, required=True)
     side = signals[signal_word]
     symbol, broker_symbol = F.resolve_symbol(data.get("symbol"), "symbol", settings, hints, repairs)
     tf = F.timeframe(data.get("tf"), "tf")

@@ -125,3 +125,19 @@ def test_bridge_leaves_other_alerts_alone():
     alert = v6(PULSE_5)
     out, note = bridge(alert)
     assert out == alert and note == ""
+
+
+def test_v4_signal_names_of_legacy_entries_are_the_entries_they_mean():
+    from strategies.alerts import AlertError, parse_alert
+    for name, side in (("BUY_SIGNAL", "BUY"), ("sell_signal", "SELL")):
+        a = parse_alert(('{"type":"entry","symbol":"EURUSD","signal":"%s","tf":"15m","price":1.1,'
+                         '"strategy":"ZepixPremium"}' % name).encode())
+        assert (a.kind.value, a.direction.value, a.signal_type) == ("entry", side, side.lower())
+        assert a.repairs == (f"signal: {name!r} -> {side.lower()!r} (V4 bridge)",)
+    # only where an entry is meant: a trend alert with an entry's name is still wrong, and says what is accepted
+    try:
+        parse_alert(b'{"type":"trend","symbol":"EURUSD","signal":"BUY_SIGNAL","tf":"1h","price":1.1}')
+    except AlertError as err:
+        assert err.field == "signal" and "bull" in err.message
+    else:
+        raise AssertionError("a trend alert with BUY_SIGNAL was accepted")
