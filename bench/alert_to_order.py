@@ -25,18 +25,12 @@ import sqlite3
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import bench_system, machine_line, summary, table  # noqa: E402
-from strategies.alerts.model import ParsedAlert  # noqa: E402
-from strategies.decisions import Facts  # noqa: E402
-from strategies.risk.pips import DEFAULT_SYMBOLS, resolve_spec  # noqa: E402
-from strategies.v3.strategy import CombinedV3  # noqa: E402
-from tests.support.alerts import alert_dict, v3_entry  # noqa: E402
+from bench.plugin_decision import pure  # noqa: E402  (the same floor)
 from tests.support.system import wait_for  # noqa: E402
 
 TOKEN = "a2o" + uuid.uuid4().hex
@@ -60,20 +54,6 @@ def body(i: int, exit_: bool = False) -> bytes:
                        "direction": "buy", "tf": "15", "price": 4335.49, "consensus_score": 8, "sl_price": 4328.12,
                        "tp1_price": 4346.545, "tp2_price": 4357.6, "mtf_trends": "1,1,1,1,-1", "market_trend": 1,
                        "position_multiplier": 0.8, "id": f"a2o-{uuid.uuid4().hex}-{i}"}).encode()
-
-
-def pure(n: int) -> tuple[float, dict]:
-    strategy = CombinedV3()
-    alert = ParsedAlert.from_dict(alert_dict(v3_entry()))
-    facts = Facts(balance=Decimal(10000), spec=resolve_spec("XAUUSD", None, DEFAULT_SYMBOLS))
-    now = datetime.now(timezone.utc)
-    times = []
-    t_all = time.perf_counter()
-    for _ in range(n):
-        t0 = time.perf_counter_ns()
-        strategy.decide(alert, {}, facts, now)
-        times.append((time.perf_counter_ns() - t0) / 1e6)
-    return n / (time.perf_counter() - t_all), summary(times)
 
 
 def post_all(port: int, n: int, rate: float, exits: bool = True) -> list[tuple[str, float, float, bool]]:

@@ -40,6 +40,25 @@ def alert_body(i: int) -> bytes:
                        "position_multiplier": 0.8, "id": f"{uuid.uuid4().hex}-{i}"}).encode()
 
 
+async def _exchange(reader, writer, path: str, body: bytes) -> tuple[bytes, bytes]:
+    """One POST on a keep-alive connection: (status line and headers, body)."""
+    writer.write((f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}"
+                  f"\r\n\r\n").encode() + body)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return head, await reader.readexactly(length)
+
+
+def _record(head: bytes, data: bytes, ids: list, errors: list) -> None:
+    if head.startswith(b"HTTP/1.1 200"):
+        ids.append(json.loads(data)["alert_id"])
+    else:
+        errors.append(head.split(b"\r\n", 1)[0].decode())
+
+
 async def _client(port: int, path: str, jobs: asyncio.Queue, lat: list, ids: list, errors: list) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -49,21 +68,10 @@ async def _client(port: int, path: str, jobs: asyncio.Queue, lat: list, ids: lis
             except asyncio.QueueEmpty:
                 return
             body = alert_body(i)
-            req = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}"
-                   f"\r\n\r\n").encode() + body
             t0 = time.perf_counter()
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            data = await reader.readexactly(length)
+            head, data = await _exchange(reader, writer, path, body)
             lat.append(time.perf_counter() - t0)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors.append(head.split(b"\r\n", 1)[0].decode())
-                continue
-            ids.append(json.loads(data)["alert_id"])
+            _record(head, data, ids, errors)
     finally:
         writer.close()
 
@@ -99,21 +107,9 @@ async def _paced_client(port: int, path: str, start: float, period: float, count
                 await asyncio.sleep(delay)
             else:
                 late.append(-delay)
-            body = alert_body(first + k)
-            req = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}"
-                   f"\r\n\r\n").encode() + body
-            writer.write(req)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            data = await reader.readexactly(length)
+            head, data = await _exchange(reader, writer, path, alert_body(first + k))
             lat.append(loop.time() - due)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors.append(head.split(b"\r\n", 1)[0].decode())
-                continue
-            ids.append(json.loads(data)["alert_id"])
+            _record(head, data, ids, errors)
     finally:
         writer.close()
 

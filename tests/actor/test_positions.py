@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actors import messages as m
+from tests.support.paper_desk import DESK_EXTRAS, positions_status, set_price
 from tests.support.system import running_system, wait_for
 
 pytestmark = pytest.mark.slow
@@ -36,16 +37,7 @@ tp_cooldown_seconds = 0
 profit_sl_hunt_enabled = false
 [sessions.windows.dead_zone]
 force_close = false
-[[supervision.extra]]
-parent = "broker"
-name = "paper_gateway"
-actor = "tests.support.paper_desk.PaperGateway"
-[[supervision.extra]]
-parent = "trading"
-name = "test_entries"
-actor = "tests.support.paper_desk.EntryDouble"
-options = {{gateway = "{GW}"}}
-'''
+''' + DESK_EXTRAS
 
 
 def cmd(s, path, name, **args):
@@ -55,16 +47,7 @@ def cmd(s, path, name, **args):
     return reply
 
 
-def price(s, symbol, bid):
-    """Set the bid and wait until the position manager has seen that tick (and handled it)."""
-    data = cmd(s, GW, "price", symbol=symbol, bid=bid).data
-    wait_for(lambda: status(s).get("quotes", {}).get(symbol) == data["bid"], 10, what=f"{symbol} tick {bid} seen")
-    return D(data["bid"]), D(data["ask"])
 
-
-def status(s):
-    reply = s.client.ask_actor(POS, m.StatusRequest(corr=uuid.uuid4().hex), 3.0)
-    return reply.data if reply else {}
 
 
 def chains(s):
@@ -80,7 +63,7 @@ def chain_of(s, symbol):
 
 
 def open_trade(s, trade_id, symbol, side, orders, bid, logic="LOGIC1", pip="0.0001"):
-    b, a = price(s, symbol, bid)
+    b, a = set_price(s, symbol, bid)
     cmd(s, ENTRIES, "open", trade_id=trade_id, symbol=symbol, side=side, logic=logic, orders=orders, bid=str(b),
         ask=str(a), pip=pip)
     n = len(orders)
@@ -108,14 +91,14 @@ def test_sl_hit_then_retracement_reenters_with_the_reduced_sl(system):
     _, ask = open_trade(s, "T-SL", "EURUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 30,
                                                       "tp_pips": 60}], "1.08500")
     sl = ask - D("0.0030")
-    price(s, "EURUSD", str(sl - D("0.0001")))          # stopped out
+    set_price(s, "EURUSD", str(sl - D("0.0001")))          # stopped out
     watch = wait_for(lambda: next((w for w in chains(s)["watches"] if w["kind"] == "sl_hunt"), None), 10,
                      what="SL-hunt watch")
     trigger = sl + D("0.0030") * D("0.70")            # autonomous: 70 % of the SL distance back
     assert D(watch["trigger"]) == trigger
-    price(s, "EURUSD", str(trigger - D("0.00005")))    # not back far enough yet
+    set_price(s, "EURUSD", str(trigger - D("0.00005")))    # not back far enough yet
     assert in_deals(s, "SL_HUNT_REENTRY") == []
-    price(s, "EURUSD", str(trigger + D("0.00002")))
+    set_price(s, "EURUSD", str(trigger + D("0.00002")))
     (deal,) = wait_for(lambda: in_deals(s, "LOGIC1_SL_HUNT_REENTRY"), 10, what="re-entry order")
     pos = next(p for p in book(s)["positions"] if p["ticket"] == deal["position"])
     sl_pips = (D(pos["price_open"]) - D(pos["sl"])) / D("0.0001")
@@ -128,12 +111,12 @@ def test_a_reentry_refused_by_risk_is_not_placed_and_the_reason_is_recorded(syst
     _, ask = open_trade(s, "T-RISK", "AUDUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 30,
                                                         "tp_pips": 60}], "0.66500")
     sl = ask - D("0.0030")
-    price(s, "AUDUSD", str(sl - D("0.0001")))          # stopped out
+    set_price(s, "AUDUSD", str(sl - D("0.0001")))          # stopped out
     watch = wait_for(lambda: next((w for w in chains(s)["watches"] if w["kind"] == "sl_hunt"
                                    and w["symbol"] == "AUDUSD"), None), 10, what="SL-hunt watch")
     cmd(s, "trading/risk", "pause")
     try:
-        price(s, "AUDUSD", str(D(watch["trigger"]) + D("0.00002")))   # the retracement: a re-entry is due
+        set_price(s, "AUDUSD", str(D(watch["trigger"]) + D("0.00002")))   # the retracement: a re-entry is due
         ev = wait_for(lambda: next((e for e in cmd(s, POS, "events").data["events"] if e["kind"] == "order_rejected"
                                     and e["symbol"] == "AUDUSD"), None), 10, what="re-entry refused")
         assert "risk (HALTED)" in ev["text"], ev
@@ -149,13 +132,13 @@ def test_tp_hit_then_two_more_pips_continues(system):
     _, ask = open_trade(s, "T-TP", "GBPUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 20,
                                                       "tp_pips": 10}], "1.27000")
     tp = ask + D("0.0010")
-    price(s, "GBPUSD", str(tp + D("0.00005")))
+    set_price(s, "GBPUSD", str(tp + D("0.00005")))
     watch = wait_for(lambda: next((w for w in chains(s)["watches"] if w["kind"] == "tp_continuation"), None), 10,
                      what="TP continuation watch")
     assert D(watch["trigger"]) == tp + D("0.0002")
-    price(s, "GBPUSD", str(tp + D("0.00015")))         # 1.5 pips beyond: not yet
+    set_price(s, "GBPUSD", str(tp + D("0.00015")))         # 1.5 pips beyond: not yet
     assert in_deals(s, "TP1_REENTRY") == []
-    price(s, "GBPUSD", str(tp + D("0.0002")))
+    set_price(s, "GBPUSD", str(tp + D("0.0002")))
     (deal,) = wait_for(lambda: in_deals(s, "LOGIC1_TP1_REENTRY"), 10, what="continuation order")
     pos = next(p for p in book(s)["positions"] if p["ticket"] == deal["position"])
     assert (D(pos["price_open"]) - D(pos["sl"])) / D("0.0001") == 14   # 20 x (1 - 0.3)
@@ -168,7 +151,7 @@ def _book_level(s, symbol, n_open, step):
         return c and sum(1 for o in c["orders"] if o["status"] == "OPEN") == n_open and c
     wait_for(opened, 10, what=f"{n_open} open chain orders on {symbol}")
     entries = [D(p["price_open"]) for p in book(s)["positions"] if p["symbol"] == symbol]
-    return price(s, symbol, str(max(entries) + step))
+    return set_price(s, symbol, str(max(entries) + step))
 
 
 def test_chain_books_each_order_at_the_target_through_levels(system):
@@ -192,7 +175,7 @@ def test_a_loss_in_strict_mode_stops_the_chain(system):
     wait_for(lambda: (c := chain_of(s, "NZDUSD")) and sum(o["status"] == "OPEN" for o in c["orders"]) == 2, 10,
              what="level 1 open")
     entries = [D(p["price_open"]) for p in book(s)["positions"] if p["symbol"] == "NZDUSD"]
-    price(s, "NZDUSD", str(min(entries) - D("0.0025")))   # both level-1 orders stopped out
+    set_price(s, "NZDUSD", str(min(entries) - D("0.0025")))   # both level-1 orders stopped out
     c = wait_for(lambda: (c := chain_of(s, "NZDUSD")) and c["status"] == "STOPPED" and c, 10, what="stopped")
     assert c["reason"] == "Strict Mode: Level Loss (Not Recovered)"
     assert in_deals(s, "NZDUSD") == [] or len(in_deals(s, "LOGIC1_PROFIT_L2")) == 0
@@ -209,10 +192,10 @@ def test_sigkill_mid_chain_resumes_from_the_database_without_duplicates(system):
     old = s.node(POS)["pid"]
     os.kill(old, signal.SIGKILL)
     s.wait_node(POS, lambda n: n["state"] == "running" and n.get("pid") not in (None, old), 20, what="restarted")
-    wait_for(lambda: status(s).get("resumed") is True, 10, what="resumed from its DB")
+    wait_for(lambda: positions_status(s).get("resumed") is True, 10, what="resumed from its DB")
     # ticks sent before the new instance subscribed are lost to it: repeat a neutral tick until it is seen
     bid = cmd(s, GW, "price", symbol="USDCAD", bid="1.36100").data["bid"]
-    wait_for(lambda: cmd(s, GW, "price", symbol="USDCAD", bid=bid) and status(s).get("quotes", {}).get("USDCAD") == bid,
+    wait_for(lambda: cmd(s, GW, "price", symbol="USDCAD", bid=bid) and positions_status(s).get("quotes", {}).get("USDCAD") == bid,
              15, interval=0.2, what="the new instance gets ticks")
     c = chain_of(s, "USDCAD")
     assert c["level"] == 1 and c["status"] == "ACTIVE"
@@ -240,7 +223,7 @@ def test_reverse_shield_opens_two_opposite_orders_then_hands_back_to_recovery(sy
     s = system
     assert cmd(s, POS, "shield", state="status").data["enabled"] is False     # off by default
     assert cmd(s, POS, "shield", state="on").data["enabled"] is True
-    headroom = wait_for(lambda: status(s).get("risk_headroom"), 15, what="daily-loss headroom from trading/risk")
+    headroom = wait_for(lambda: positions_status(s).get("risk_headroom"), 15, what="daily-loss headroom from trading/risk")
     assert D(headroom) >= 50
     try:
         open_trade(s, "T-SH", "GBPJPY", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 30, "tp_pips": 60}],
@@ -248,7 +231,7 @@ def test_reverse_shield_opens_two_opposite_orders_then_hands_back_to_recovery(sy
         orig = next(p for p in book(s)["positions"] if p["symbol"] == "GBPJPY")
         entry, sl = D(orig["price_open"]), D(orig["sl"])
         gap = entry - sl
-        price(s, "GBPJPY", str(sl - D("0.01")))                             # stopped out
+        set_price(s, "GBPJPY", str(sl - D("0.01")))                             # stopped out
         shields = wait_for(lambda: len(p := [p for p in book(s)["positions"] if p["symbol"] == "GBPJPY"]) == 2 and p,
                            10, what="two shield orders")
         by = {p["comment"]: p for p in shields}
@@ -259,9 +242,9 @@ def test_reverse_shield_opens_two_opposite_orders_then_hands_back_to_recovery(sy
         assert b["tp"] in ("None", "0", "0.0", "0.000")                     # B is left to profit booking
         assert [w for w in chains(s)["watches"] if w["symbol"] == "GBPJPY"] == []   # recovery waits
         trigger = sl + gap * D("0.70")
-        price(s, "GBPJPY", str(trigger - D("0.01")))
+        set_price(s, "GBPJPY", str(trigger - D("0.01")))
         assert len([p for p in book(s)["positions"] if p["symbol"] == "GBPJPY"]) == 2
-        price(s, "GBPJPY", str(trigger))
+        set_price(s, "GBPJPY", str(trigger))
         (re,) = wait_for(lambda: [d for d in in_deals(s, "SL_HUNT_REENTRY") if d["symbol"] == "GBPJPY"], 10,
                          what="recovery resumed after the shields")
         left = wait_for(lambda: (p := [p for p in book(s)["positions"] if p["symbol"] == "GBPJPY"]) and len(p) == 1

@@ -7,16 +7,14 @@ builtin = false
 [[supervision.extra]])."""
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
 
 import pytest
 
 from actors import messages as m
 from supervision.system import new_corr
-from tests.support.fake_botapi import DEFAULT_TOKEN, FakeBotApi
-from tests.support.system import find, running_system, wait_for
+from tests.support.system import find, wait_for
+from tests.support.telegram_world import last_seq, telegram_world
 
 ADMIN, VIEWER, STRANGER = 1001, 1002, 6666
 CHAT = ADMIN     # notifications go to the admin's private chat
@@ -43,28 +41,16 @@ actor = "tests.support.telegram_actors.GatewayDouble"
 """
 
 
-def tg_env(api: FakeBotApi) -> dict:
-    return {"ZEPIX_TELEGRAM_TOKEN": api.token, "ZEPIX_TELEGRAM_CHAT_ID": str(CHAT),
-            "ZEPIX_TELEGRAM_ADMIN_IDS": str(ADMIN), "ZEPIX_TELEGRAM_VIEWER_IDS": str(VIEWER),
-            "ZEPIX_TELEGRAM_BASE_URL": api.base_url}
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tg")
-    with FakeBotApi() as api:
-        with running_system(tmp, EXTRAS, env=tg_env(api), ready_timeout=40) as system:
-            api.wait_for_poll(timeout=20)
-            yield api, system
+    with telegram_world(tmp_path_factory.mktemp("tg"), EXTRAS, chat=CHAT, admin=ADMIN, viewer=VIEWER) \
+            as (api, system):
+        yield api, system
 
 
 def sent_texts(api, chat=CHAT, since=0):
     return [c.params.get("text", "") for c in api.calls("sendMessage", chat_id=chat) if c.seq > since and c.ok]
 
-
-def last_seq(api) -> int:
-    calls = api.calls()
-    return calls[-1].seq if calls else 0
 
 
 def wait_text(api, needle, chat=CHAT, since=0, timeout=10.0, method="sendMessage"):

@@ -11,9 +11,10 @@ import pytest
 
 from actors import messages as m
 from gateways.telegram import voice as V
+from tests.support.alerts import command
 from tests.support.broker import send_intent
-from tests.support.fake_botapi import FakeBotApi
-from tests.support.system import find, running_system, wait_for
+from tests.support.system import find, wait_for
+from tests.support.telegram_world import last_seq, telegram_world
 
 pytestmark = pytest.mark.slow
 
@@ -42,18 +43,9 @@ sample_interval = 1.0
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tgreal")
-    with FakeBotApi() as api:
-        env = {"ZEPIX_TELEGRAM_TOKEN": api.token, "ZEPIX_TELEGRAM_CHAT_ID": str(CHAT),
-               "ZEPIX_TELEGRAM_ADMIN_IDS": str(ADMIN), "ZEPIX_TELEGRAM_BASE_URL": api.base_url}
-        with running_system(tmp, TOML, env=env, ready_timeout=40) as system:
-            api.wait_for_poll(timeout=20)
-            yield api, system
+    with telegram_world(tmp_path_factory.mktemp("tgreal"), TOML, chat=CHAT, admin=ADMIN) as (api, system):
+        yield api, system
 
-
-def last_seq(api) -> int:
-    calls = api.calls()
-    return calls[-1].seq if calls else 0
 
 
 def wait_text(api, needle, since=0, timeout=10.0, method="sendMessage"):
@@ -67,10 +59,9 @@ def wait_text(api, needle, since=0, timeout=10.0, method="sendMessage"):
 
 
 def risk_state(system) -> dict:
-    r = system.client.ask_actor("trading/risk", m.Command(corr=uuid.uuid4().hex, name="status", args={},
-                                                          user="test"), 5.0)
-    assert r is not None and r.ok, r
-    return r.data
+    reply = command(system.client, "trading/risk", "status")
+    assert reply.ok, reply
+    return reply.data
 
 
 def test_the_real_owners_run(world):

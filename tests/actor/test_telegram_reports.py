@@ -15,8 +15,9 @@ from actors import messages as m
 from strategies.positions.reports import money, session_id
 from tests.support.alerts import alert_dict, route
 from tests.support.broker import send_intent
-from tests.support.fake_botapi import FakeBotApi
-from tests.support.system import running_system, wait_for
+from tests.support.paper_desk import DESK_EXTRAS, set_price
+from tests.support.system import wait_for
+from tests.support.telegram_world import telegram_world
 
 pytestmark = pytest.mark.slow
 
@@ -48,32 +49,20 @@ alert_walk_step_pips = 0.0
 header_interval = 0
 command_timeout = 5.0
 poll_timeout = 2
-[[supervision.extra]]
-parent = "broker"
-name = "paper_gateway"
-actor = "tests.support.paper_desk.PaperGateway"
-[[supervision.extra]]
-parent = "trading"
-name = "test_entries"
-actor = "tests.support.paper_desk.EntryDouble"
-options = {{gateway = "{DESK}"}}
-'''
+''' + DESK_EXTRAS
 NO_MT5 = {k: "" for k in ("ZEPIX_MT5_LOGIN", "ZEPIX_MT5_PASSWORD", "ZEPIX_MT5_SERVER", "MT5_LOGIN", "MT5_PASSWORD",
                           "MT5_SERVER")}
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tgreports")
-    with FakeBotApi() as api:
-        env = {"ZEPIX_TELEGRAM_TOKEN": api.token, "ZEPIX_TELEGRAM_CHAT_ID": str(CHAT),
-               "ZEPIX_TELEGRAM_ADMIN_IDS": str(ADMIN), "ZEPIX_TELEGRAM_BASE_URL": api.base_url, **NO_MT5}
-        with running_system(tmp, TOML, env=env, ready_timeout=40) as s:
-            wait_for(lambda: (d := cmd(s, DESK, "subs").data).get("ticks", 0) >= 1 and d.get("trades", 0) >= 1, 15,
-                     what="positions subscribed to the desk")
-            wait_for(lambda: cmd(s, ENTRIES, "subs").data.get("entries", 0) >= 1, 15, what="entries subscribed")
-            api.wait_for_poll(timeout=20)
-            yield api, s
+    def subscribed(s):
+        wait_for(lambda: (d := cmd(s, DESK, "subs").data).get("ticks", 0) >= 1 and d.get("trades", 0) >= 1, 15,
+                 what="positions subscribed to the desk")
+        wait_for(lambda: cmd(s, ENTRIES, "subs").data.get("entries", 0) >= 1, 15, what="entries subscribed")
+    with telegram_world(tmp_path_factory.mktemp("tgreports"), TOML, chat=CHAT, admin=ADMIN, env=NO_MT5,
+                        ready=subscribed) as (api, s):
+        yield api, s
 
 
 def cmd(s, path, name, **args):
@@ -100,15 +89,7 @@ def ask(api, text: str, needle: str, timeout: float = 10.0) -> str:
     return call.params["text"]
 
 
-def price(s, symbol, bid):
-    data = cmd(s, DESK, "price", symbol=symbol, bid=bid).data
-    wait_for(lambda: status(s).get("quotes", {}).get(symbol) == data["bid"], 10, what=f"{symbol} tick {bid} seen")
-    return D(data["bid"]), D(data["ask"])
 
-
-def status(s):
-    reply = s.client.ask_actor(POS, m.StatusRequest(corr=uuid.uuid4().hex), 3.0)
-    return reply.data if reply else {}
 
 
 def monitors(s):
@@ -116,7 +97,7 @@ def monitors(s):
 
 
 def open_trade(s, trade_id, symbol, side, orders, bid):
-    b, a = price(s, symbol, bid)
+    b, a = set_price(s, symbol, bid)
     cmd(s, ENTRIES, "open", trade_id=trade_id, symbol=symbol, side=side, logic="LOGIC1", orders=orders, bid=str(b),
         ask=str(a), pip="0.0001")
     wait_for(lambda: sum(1 for t in monitors(s) if t["chain"] == trade_id or t["chain"].startswith(
@@ -141,7 +122,7 @@ def test_session_report_of_a_closed_session_shows_its_pnl_and_tp_report_counts_i
     api, s = world
     _, ask_ = open_trade(s, "T-SES", "GBPUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 20,
                                                         "tp_pips": 10}], "1.27000")
-    price(s, "GBPUSD", str(ask_ + D("0.0010") + D("0.00005")))        # through the TP
+    set_price(s, "GBPUSD", str(ask_ + D("0.0010") + D("0.00005")))        # through the TP
     wait_for(lambda: not [t for t in monitors(s) if t["chain"] == "T-SES"], 10, what="T-SES closed")
     deal = next(d for d in cmd(s, DESK, "book").data["deals"] if d["entry"] == "out" and d["symbol"] == "GBPUSD")
     sid = session_id("T-SES")

@@ -4,14 +4,12 @@ server) -> ops/config (rewrites the config file, validates it with the loader an
 from __future__ import annotations
 
 import tomllib
-import uuid
 
 import pytest
 
-from actors import messages as m
 from tests.support.alerts import alert_dict, command, route, v3_entry
-from tests.support.fake_botapi import FakeBotApi
-from tests.support.system import running_system, wait_for
+from tests.support.system import wait_for
+from tests.support.telegram_world import last_seq, telegram_world
 from tests.support.trading import doubles_toml
 
 pytestmark = pytest.mark.slow
@@ -38,22 +36,14 @@ apply_timeout = 1.0
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tgset")
-    with FakeBotApi() as api:
-        env = {"ZEPIX_TELEGRAM_TOKEN": api.token, "ZEPIX_TELEGRAM_CHAT_ID": str(CHAT),
-               "ZEPIX_TELEGRAM_ADMIN_IDS": str(ADMIN), "ZEPIX_TELEGRAM_BASE_URL": api.base_url,
-               "ZEPIX_CONFIG": str(tmp / "zepix-test.toml")}
-        with running_system(tmp, TOML, env=env, ready_timeout=40) as system:
-            api.wait_for_poll(timeout=20)
-            yield api, system
+    with telegram_world(tmp, TOML, chat=CHAT, admin=ADMIN, env={"ZEPIX_CONFIG": str(tmp / "zepix-test.toml")}) \
+            as (api, system):
+        yield api, system
 
 
 def config_file(system):
     return system.test_dir / "zepix-test.toml"
 
-
-def last_seq(api) -> int:
-    calls = api.calls()
-    return calls[-1].seq if calls else 0
 
 
 def wait_text(api, needle, since=0, timeout=10.0):
@@ -73,10 +63,9 @@ def say(api, text, needle, timeout=10.0):
 
 
 def risk_status(system) -> dict:
-    r = system.client.ask_actor("trading/risk", m.Command(corr=uuid.uuid4().hex, name="status", args={},
-                                                          user="test"), 5.0)
-    assert r is not None and r.ok, r
-    return r.data
+    reply = command(system.client, "trading/risk", "status")
+    assert reply.ok, reply
+    return reply.data
 
 
 def test_set_daily_cap_changes_the_running_cap_of_the_tier_in_force(world):

@@ -14,16 +14,18 @@ filled, publishes TradeOpened on "entries"; ``close {trade_id, reason, ...}`` pu
 from __future__ import annotations
 
 import time
+import uuid
 import zlib
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 from actors import messages as m
-from actors.gateway import publish_trade
 from actors.base import ZepixActor, handles
+from actors.gateway import publish_trade
 from gateways.broker.interface import CloseReason, DealEntry, MarketOrder, OrderTag, Side
 from gateways.broker.paper import PaperBroker, PaperSettings
+from tests.support.system import wait_for
 
 
 def _magic(plugin: str) -> int:
@@ -210,3 +212,36 @@ class EntryDouble(ZepixActor):
         if msg.name == "signals":
             return m.CommandReply(corr=msg.corr, ok=True, text="", data={"signals": self.reentry_signals})
         return super().on_command(msg, sender)
+
+
+# -- helpers for tests driving the desk ------------------------------------------------------------------------------
+DESK_PATH = "broker/paper_gateway"
+POSITIONS_PATH = "trading/positions"
+# the desk at DESK_PATH and an entries stand-in that trades through it (append to a test's TOML)
+DESK_EXTRAS = f'''[[supervision.extra]]
+parent = "broker"
+name = "paper_gateway"
+actor = "tests.support.paper_desk.PaperGateway"
+[[supervision.extra]]
+parent = "trading"
+name = "test_entries"
+actor = "tests.support.paper_desk.EntryDouble"
+options = {{gateway = "{DESK_PATH}"}}
+'''
+
+
+def positions_status(s) -> dict:
+    """trading/positions' StatusReply data ({} when it does not answer)."""
+    reply = s.client.ask_actor(POSITIONS_PATH, m.StatusRequest(corr=uuid.uuid4().hex), 3.0)
+    return reply.data if reply else {}
+
+
+def set_price(s, symbol: str, bid) -> tuple[Decimal, Decimal]:
+    """Set the desk's bid and wait until the position manager has seen that tick (and handled it)."""
+    reply = s.client.ask_actor(DESK_PATH, m.Command(corr=uuid.uuid4().hex, name="price",
+                                                    args={"symbol": symbol, "bid": bid}, user="test"), 5.0)
+    assert reply is not None and reply.ok, reply
+    data = reply.data
+    wait_for(lambda: positions_status(s).get("quotes", {}).get(symbol) == data["bid"], 10,
+             what=f"{symbol} tick {bid} seen")
+    return Decimal(data["bid"]), Decimal(data["ask"])

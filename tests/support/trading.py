@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from actors import messages as m
-from actors.gateway import publish_trade
 from actors.base import ZepixActor, handles
+from actors.gateway import publish_trade
 from gateways.broker.interface import MarketOrder, OrderTag, Side
 from gateways.broker.paper import PaperBroker
 from gateways.broker.paper_settings import PaperSettings
