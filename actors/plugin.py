@@ -94,6 +94,10 @@ class PluginActor(ZepixActor):
         self.latency_ms: list[float] = []
         self.subscribe_to(GATEWAY, f"trades.{self.plugin}")   # only this plugin's trades
         self.subscribe_to(RISK, "risk")
+        # broker quotes: (bid, ask, arrived at) per broker symbol, for the spread filter and alerts with no price
+        self.quotes: dict[str, tuple[Decimal, Decimal, float]] = {}
+        if self.tcfg.get("tick_source"):
+            self.subscribe_to(self.tcfg["tick_source"], "ticks")
         self.after(0.25, "sweep")
         if self.implementation == "fallback" or self.forced_family:
             self.notify("plugin_fallback", "HIGH", f"{self.plugin} runs on its legacy_v4 fallback: V3 alerts are "
@@ -191,7 +195,25 @@ class PluginActor(ZepixActor):
         # headroom lets the strategy size within the caps; outside ACTIVE the risk actor refuses with its reason
         headroom = Decimal(self.risk.headroom) if self.risk and self.risk.state == "ACTIVE" else None
         sides = frozenset(Side(s) for s in self.store.open_sides(alert.symbol))
-        return Facts(balance=balance, spec=spec, open_sides=sides, headroom=headroom)
+        price = spread = None
+        quote = self.quotes.get(alert.broker_symbol)
+        if quote is not None and time.time() - quote[2] <= float(self.tcfg.get("quote_max_age", 60.0)):
+            bid, ask, _ = quote
+            spread = (ask - bid) / spec.pip_size
+            if alert.price is None and alert.direction is not None:
+                # the alert's own price wins (the paper broker follows it); without one, the side's broker price
+                price = ask if alert.direction.value == "BUY" else bid
+        return Facts(balance=balance, spec=spec, open_sides=sides, headroom=headroom, price=price,
+                     spread_pips=spread)
+
+    @handles(m.Ticks)
+    def _on_ticks(self, msg: m.Ticks, sender) -> None:
+        now = time.time()
+        for tick in msg.ticks:
+            try:
+                self.quotes[str(tick[0])] = (Decimal(str(tick[1])), Decimal(str(tick[2])), now)
+            except (IndexError, TypeError, ValueError, ArithmeticError):
+                self.log.warning("%s: bad tick %r ignored", self.path, tick)
 
     # -- alerts ------------------------------------------------------------------------------------------------
     @handles(m.AlertRoute)
@@ -721,7 +743,8 @@ class PluginActor(ZepixActor):
         lat = sorted(self.latency_ms)
         return {"plugin": self.plugin, "family": self.family, "implementation": self.implementation,
                 "enabled": self.enabled, "shadow": self.shadow, "version": self.pset.version,
-                "in_flight": len(self.jobs), "decisions": self.decisions,
+                "in_flight": len(self.jobs), "quotes": sorted(getattr(self, "quotes", {})),
+                "decisions": self.decisions,
                 "peers": {p: self.peer(p) is not None for p in (RISK, GATEWAY, JOURNAL)}, **self.store.counts(),
                 "today": self.store.daily(self._today()),
                 "latency_p50_ms": round(lat[len(lat) // 2], 2) if lat else None}

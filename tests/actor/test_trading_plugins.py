@@ -3,7 +3,6 @@ broker/gateway, outcomes to a journal double. One shared system for the module; 
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tests.support.trading import doubles_toml
 TOML = """
 [trading]
 risk_timeout = 3.0
+tick_source = "broker/gateway"     # the paper double publishes the quotes the tests set ("tick")
 [sessions]
 master_switch = false       # entries here must not depend on the time of day; the session test switches it on
 [plugins.price_action_1m]
@@ -295,3 +295,17 @@ def test_a_config_change_keeps_a_runtime_disable_unless_the_file_changes_that_pl
         reconfigure(system, "trading/legacy_v4", system.config, ("plugins", "plugins.legacy_v4"))
         cmd("enable" if was["enabled"] else "disable")
         cmd("shadow", on=was["shadow"])
+
+
+def test_an_alert_without_a_price_trades_at_the_broker_quote_and_is_skipped_without_one(system):
+    body = v3_entry(symbol="EURUSD", sl_price=1.0830, tp1_price=1.0870, tp2_price=1.0890)
+    del body["price"]
+    outs = route(system.client, "trading/combined_v3", alert_dict(body), "v3-noprice-1")
+    assert outs[-1].status == "skipped" and outs[-1].reason.startswith("no price"), outs
+    wait_for(lambda: command(system.client, "broker/gateway", "tick", symbol="EURUSD", bid="1.08500",
+                             ask="1.08512").text == "3 subscribers", 10,
+             what="the three running plugins (combined_v3, price_action_5m, legacy_v4) follow the quotes")
+    wait_for(lambda: "EURUSD" in command(system.client, "trading/combined_v3", "status").data["quotes"], 10,
+             what="combined_v3 has the quote")
+    outs = route(system.client, "trading/combined_v3", alert_dict(body), "v3-noprice-2")
+    assert [o.status for o in outs] == ["decided", "executed"], outs     # the same alert, now with a quote

@@ -121,6 +121,11 @@ class PaperGatewayDouble(ZepixActor):
             adv = self.broker.observe_price(msg.args["symbol"], Decimal(str(msg.args["price"])), self._now())
             self._deals(adv.deals)
             return m.CommandReply(corr=msg.corr, ok=True, text=f"{len(adv.deals)} deals")
+        if msg.name == "tick":
+            # a broker quote on "ticks", as broker/pricefeed publishes them
+            n = self.publish("ticks", m.Ticks(ticks=((msg.args["symbol"], Decimal(str(msg.args["bid"])),
+                                                      Decimal(str(msg.args["ask"])), time.time()),)))
+            return m.CommandReply(corr=msg.corr, ok=True, text=f"{n} subscribers")
         if msg.name == "stats":
             return m.CommandReply(corr=msg.corr, ok=True, text="", data={"orders": self.orders, "closes": self.closes})
         if msg.name == "positions":
