@@ -181,14 +181,16 @@ class ConfigWatcher(ZepixActor):
     def _on_applied(self, msg: m.ConfigApplied, sender) -> None:
         p = self.pending.get(msg.version)
         if p is not None:
-            p["answers"][msg.path] = (msg.ok, msg.error)
+            p["answers"][msg.path] = (msg.ok, msg.error, msg.stake)
+            if len(p["answers"]) >= p["sent"]:
+                self._finish(msg.version)     # everybody answered: no need to wait for apply_timeout
 
     def _finish(self, version: int) -> None:
         p = self.pending.pop(version, None)
         if p is None:
             return
-        refused = {path: err for path, (ok, err) in p["answers"].items() if not ok}
-        applied = sorted(path for path, (ok, _) in p["answers"].items() if ok)
+        refused = {path: err for path, (ok, err, _) in p["answers"].items() if not ok}
+        applied = sorted(path for path, (ok, _, stake) in p["answers"].items() if ok and stake)
         error = "; ".join(f"{k}: {v}" for k, v in refused.items())
         config_history.record(self.db, at=p["at"], version=version, user=p["user"], changes=p["diffs"],
                               status="refused" if refused else "applied", error=error, keep=self.settings["history"])
@@ -205,7 +207,8 @@ class ConfigWatcher(ZepixActor):
                     + (f"; refused by {error}" if refused else ""))
             self.tell(sender, m.CommandReply(corr=corr, ok=not refused, text=text,
                                              data={"version": version, "applied": applied, "refused": refused,
-                                                   "changed": list(p["changed"])}))
+                                                   "changed": list(p["changed"]),
+                                                   "unanswered": max(0, p["sent"] - len(p["answers"]))}))
 
     # -- commands ------------------------------------------------------------------------------------------------
     def on_command(self, msg: m.Command, sender):

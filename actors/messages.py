@@ -449,6 +449,7 @@ class ConfigApplied:
     version: int
     ok: bool
     error: str = ""
+    stake: bool = True              # False: the change touched none of this actor's sections (nothing to apply)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -201,10 +201,11 @@ class Supervisor(ZepixActor):
     @handles(m.ConfigUpdate)
     def _on_config_update_sup(self, msg: m.ConfigUpdate, sender) -> None:
         # ops (issue 8): keep the hot-reloaded configuration, so a child restarted after a reload starts with it
-        # (Init carries the supervisor's config); no answer, a supervisor owns no section
+        # (Init carries the supervisor's config); it owns no section, and says so
         config = dict(msg.config)
         config["_runtime"] = self.config.get("_runtime", {})
         self.config = config
+        self.tell(sender, m.ConfigApplied(path=self.path, version=msg.version, ok=True, stake=False))
 
     @handles(m.SupervisionEvent)
     def _on_event(self, msg: m.SupervisionEvent, sender) -> None:

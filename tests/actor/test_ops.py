@@ -211,3 +211,13 @@ def test_set_command_writes_atomically_and_restarted_actors_get_the_new_config(s
 def test_backup_on_demand(system):
     reply = ask(system, "ops/dbsync", "backup", timeout=20)
     assert reply.ok and "zepix_bot.db" in reply.data["copied"] and "config_history.db" in reply.data["copied"]
+
+
+def test_a_change_is_answered_as_soon_as_every_actor_has_said_whether_it_applies(system):
+    reply = ask(system, "ops/config", "set", key="ops.health.max_threads", value=92, timeout=10)
+    assert reply.ok, reply.text
+    # every actor of the tree answered (the owners of [ops] applied it, the rest have no stake), so the answer did
+    # not wait for apply_timeout; only the owners are named
+    assert reply.data["unanswered"] == 0, reply.data
+    applied = " ".join(reply.data["applied"])
+    assert "ops/health" in applied and "ingress/webhook" not in applied and "trading/risk" not in applied, applied
