@@ -54,6 +54,11 @@ class ZepixActor(Actor):
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
+        # A subclass method named like one of the loop's internals replaced it silently (a webhook "_flush" took the
+        # outbox's place and no message left the actor): refused when the class is defined.
+        clash = sorted(_INTERNALS & set(vars(cls)))
+        if clash:
+            raise TypeError(f"{cls.__name__} redefines ZepixActor internals {', '.join(clash)}; rename them")
         table: dict[type, str] = {}
         for klass in reversed(cls.__mro__):
             for attr, fn in vars(klass).items():
@@ -397,6 +402,10 @@ class ZepixActor(Actor):
 # messages every actor answers unless its class handles them itself
 _BUILTIN = {m.EventSubscribe: "_on_event_subscribe", m.Command: "_on_command",
             m.ConfigUpdate: "_on_config_update", m.StatusRequest: "_on_status_request"}
+
+
+# the loop's own methods; the builtin handlers (_on_command, _on_event_subscribe, ...) may be extended with super()
+_INTERNALS = frozenset({"_receive", "_on_bytes", "_dispatch_msg", "_guard", "_flush_outbox", "_init", "_on_directory"})
 
 
 class _Stop(Exception):
