@@ -353,14 +353,14 @@ class TelegramBot(AsyncActor):
         if not self._serves(route):
             self.reply(chat, "This bot only sends notifications; use the controller bot for commands.")
             return
-        if not cmds.may_run(route, role):
-            self.log.warning("%s: viewer %s tried /%s", self.path, user, name)
-            self.reply(chat, f"⛔ /{name} changes something; your role ({role}) may only read.")
-            return
         try:
             args = cmds.bind_args(route, raw)
         except cmds.UsageError as exc:
             self.reply(chat, f"❌ {fmt.esc(exc)}")
+            return
+        if not cmds.may_run(route, role, args):
+            self.log.warning("%s: viewer %s tried /%s", self.path, user, name)
+            self.reply(chat, f"⛔ /{name} changes something; your role ({role}) may only read.")
             return
         if route.confirm:
             screen = menus.confirm(route, [str(a) for a in raw])
@@ -381,7 +381,7 @@ class TelegramBot(AsyncActor):
         if not self._serves(res.route):
             self.reply(chat, "This bot only sends notifications; use the controller bot for commands.")
             return
-        if not cmds.may_run(res.route, role):
+        if not cmds.may_run(res.route, role, res.args):
             self.log.warning("%s: viewer %s pressed %s", self.path, user, data)
             self.reply(chat, f"⛔ /{res.route.command} changes something; your role ({role}) may only read.")
             return

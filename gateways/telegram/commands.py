@@ -437,8 +437,11 @@ def config_value(route: Route, args: dict[str, Any]) -> dict[str, Any]:
     return {"key": _fill(f["key"], args)}
 
 
-def may_run(route: Route, role: str | None) -> bool:
-    """Admins may do everything; viewers only what changes nothing; anyone else nothing."""
+def may_run(route: Route, role: str | None, args: dict | None = None) -> bool:
+    """Admins may do everything; viewers only what changes nothing (an on|off|status command asked for its status
+    changes nothing); anyone else nothing."""
     if role == "admin":
         return True
-    return role == "viewer" and not route.write
+    if role != "viewer":
+        return False
+    return not route.write or (args or {}).get("value") == "status"

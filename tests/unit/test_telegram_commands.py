@@ -26,6 +26,13 @@ def test_roles():
     assert c.may_run(pause, "admin") and not c.may_run(pause, "viewer") and not c.may_run(pause, None)
     assert c.may_run(status, "viewer") and not c.may_run(status, None)
 
+    # an on|off|status command: a viewer may ask for the status, never switch
+    for command in ("autonomous_mode", "simulation_mode"):
+        route = c.BY_NAME[command]
+        assert c.may_run(route, "viewer", c.bind_args(route, ["status"]))
+        assert not c.may_run(route, "viewer", c.bind_args(route, ["on"]))
+        assert not c.may_run(route, None, c.bind_args(route, ["status"]))
+
 
 def test_every_button_fits_and_resolves():
     seen = 0
