@@ -49,10 +49,15 @@ def test_gateway_on_a_member_host_and_its_loss_rejects_orders_at_once(tmp_path):
                 return wait_for(lambda: (a := journal(alert_id)) and a["status"] in ("executed", "rejected", "skipped")
                                 and a, timeout, interval=interval, what="the alert reaches a final state")
 
+            # "running" is the actor; the broker behind it connects right after (a first order before that is
+            # rightly refused as "broker unreachable")
+            wait_for(lambda: json.loads(admin(r, "broker", "--json")).get("connected"), 30, interval=0.2,
+                     what="the member's gateway connected to its broker")
             first = "m1-" + uuid.uuid4().hex[:8]
             status, answer = wait_for(lambda: (a := post(r.webhook_port, token, v3_buy(first)))[0] == 200 and a, 20,
                                       what="webhook accepts")
-            assert final(answer["alert_id"], 30)["status"] == "executed"
+            row = final(answer["alert_id"], 30)
+            assert row["status"] == "executed", row
             positions = json.loads(admin(r, "positions", "--json"))
             positions = positions.get("positions", positions) if isinstance(positions, dict) else positions
             assert len(positions) == 2, positions
