@@ -3,6 +3,8 @@
 ``ZepixActor`` receives msgpack bytes, decodes them with ``actors.messages`` and calls the method registered
 for the message type with ``@handles``. It answers the supervisor's ``Init`` and ``Ping`` itself, so every
 actor reports its pid and stays visible to hang detection. Garbage bytes are counted and logged, never fatal.
+What one handler run sends to actors of the tree leaves when it returns, one ``Batch`` per receiver (unpacked on
+arrival, in order): Thespian's transport costs about the same per message whatever it holds.
 An unexpected exception inside a handler is a bug: the actor tells its supervisor why and stops, and the
 supervisor starts a fresh instance (OTP's "let it crash"), so no actor keeps half-changed state.
 
