@@ -14,13 +14,14 @@ libraries (python-telegram-bot, aiosqlite); Thespian itself has no asyncio integ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
 import traceback
 from typing import Any, Callable
 
-from thespian.actors import (ActorExitRequest, Actor, ChildActorExited, PoisonMessage,
+from thespian.actors import (ActorExitRequest, Actor, ChildActorExited, PoisonMessage, ThespianWatch,
                              WakeupMessage, WatchMessage)
 
 from actors import messages as m
@@ -86,7 +87,6 @@ class ZepixActor(Actor):
         # While a message is handled, what it sends to actors of the tree waits here and leaves in one Batch per
         # peer when the handler is done (same order per peer). None outside a handler: sends go out directly.
         self._outbox: list[list] | None = None       # [address, [encoded, ...], all late]
-        self._late_next = False
         self._peers: list = []
         self.handled = 0
         self.batches = 0
@@ -136,9 +136,7 @@ class ZepixActor(Actor):
 
     # -- sending -----------------------------------------------------------------------------------------------
     def tell(self, address, msg) -> None:
-        data = m.encode(msg)
-        self._late_next = isinstance(msg, LATE_TYPES)
-        self.send(address, data)
+        self._post(address, m.encode(msg), isinstance(msg, LATE_TYPES))
 
     def after(self, seconds: float, key: Any) -> None:
         self.wakeupAfter(max(0.0, seconds), payload=key)
@@ -170,8 +168,7 @@ class ZepixActor(Actor):
             data = m.encode(msg)
             late = isinstance(msg, LATE_TYPES)
             for addr in subs:
-                self._late_next = late
-                self.send(addr, data)
+                self._post(addr, data, late)
         return len(subs)
 
     def notify(self, kind: str, priority: str, text: str, **data) -> None:
@@ -183,8 +180,27 @@ class ZepixActor(Actor):
 
     # -- sending in batches ----------------------------------------------------------------------------------
     def send(self, targetAddr, msg) -> None:
+        """Thespian's send, through the outbox like ``tell`` (direct sends of encoded messages keep their order)."""
+        self._post(targetAddr, msg, False)
+
+    @contextlib.contextmanager
+    def batch_sends(self):
+        """What is sent inside leaves at the end, one Batch per receiver. Every handler run is inside one; an actor
+        that sends after its handler's work (the webhook, after its journal commit) opens its own."""
+        if self._outbox is not None:
+            yield
+            return
+        self._outbox = []
+        try:
+            yield
+        finally:
+            try:
+                self._flush_outbox()
+            finally:
+                self._outbox = None
+
+    def _post(self, targetAddr, msg, late: bool) -> None:
         box = self._outbox
-        late, self._late_next = self._late_next, False
         if box is not None and isinstance(msg, (bytes, bytearray)) and targetAddr in self._peers:
             for entry in box:
                 if entry[0] == targetAddr:
@@ -212,17 +228,8 @@ class ZepixActor(Actor):
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
-        outer = self._outbox is None
-        if outer:
-            self._outbox = []
-        try:
+        with self.batch_sends():
             return self._receive(msg, sender)
-        finally:
-            if outer:
-                try:
-                    self._flush_outbox()
-                finally:
-                    self._outbox = None
 
     def _receive(self, msg, sender):
         try:
@@ -243,11 +250,12 @@ class ZepixActor(Actor):
                 self.log.debug("%s: ignored %s", self.path, type(msg).__name__)
         except _Stop:
             pass
+        return self._watch()
+
+    def _watch(self):
+        """What receiveMessage returns: the fds Thespian should watch for this actor, if any."""
         fds = self.watched_fds()
-        if fds:
-            from thespian.actors import ThespianWatch
-            return ThespianWatch(fds)
-        return None
+        return ThespianWatch(fds) if fds else None
 
     def _on_bytes(self, data: bytes, sender) -> None:
         try:
@@ -407,7 +415,8 @@ _BUILTIN = {m.EventSubscribe: "_on_event_subscribe", m.Command: "_on_command",
 
 
 # the loop's own methods; the builtin handlers (_on_command, _on_event_subscribe, ...) may be extended with super()
-_INTERNALS = frozenset({"_receive", "_on_bytes", "_dispatch_msg", "_guard", "_flush_outbox", "_init", "_on_directory"})
+_INTERNALS = frozenset({"_receive", "_on_bytes", "_dispatch_msg", "_guard", "_flush_outbox", "_init", "_on_directory",
+                        "_post", "_watch", "batch_sends"})
 
 
 class _Stop(Exception):

@@ -40,16 +40,6 @@ def effective(cfg: dict) -> dict:
     return out
 
 
-def lookup(cfg: dict, key: str) -> Any:
-    """The value at a dotted key, or KeyError naming the part that is missing."""
-    node: Any = cfg
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(key)
-        node = node[part]
-    return node
-
-
 def show(key: str, value: Any) -> list[str]:
     """``key = value`` lines, a table flattened one leaf per line."""
     if isinstance(value, dict):

@@ -31,7 +31,7 @@ from actors import config_checks
 from actors.base import ZepixActor, handles
 from config.errors import ConfigError
 from config.loader import load_config
-from config.toml_edit import remove_key, set_key
+from config.toml_edit import lookup, remove_key, set_key
 from gateways.storage import config_history
 from gateways.storage.migrations import migrate
 from gateways.storage.sqlite import open_db
@@ -243,7 +243,7 @@ class ConfigWatcher(ZepixActor):
         values, lines = {}, []
         for key in keys:
             try:
-                values[key] = config_checks.lookup(eff, str(key))
+                values[key] = lookup(eff, str(key))
             except KeyError:
                 return m.CommandReply(corr=msg.corr, ok=False, text=f"no setting {key!r}")
             lines += config_checks.show(str(key), values[key])
@@ -252,7 +252,7 @@ class ConfigWatcher(ZepixActor):
         return m.CommandReply(corr=msg.corr, ok=True, text="\n".join(lines), data={"value": values[keys[0]]})
 
     def _effective(self, key: str):
-        return config_checks.lookup(config_checks.effective(self.running), key)
+        return lookup(config_checks.effective(self.running), key)
 
     @staticmethod
     def _bad_key(key) -> bool:

@@ -541,7 +541,7 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
         self._answer(job.sender, job.corr, out)
         self.publish("orders", out)
         if event is not None:
-            self._publish_trade(event)
+            publish_trade(self, event)
         self._alert_outcome(out)
         self._pump()
 
@@ -684,7 +684,7 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                 self.notify("position_adopted", "MEDIUM",
                             f"{plugin}: position {ticket} {p.side.value} {p.volume} {p.symbol} with our magic "
                             f"{p.magic} was not in the gateway's records; adopted", ticket=ticket)
-                self._publish_trade(m.TradeEvent(kind="opened", ticket=ticket, symbol=p.symbol,
+                publish_trade(self, m.TradeEvent(kind="opened", ticket=ticket, symbol=p.symbol,
                                                     side=p.side.value, volume=p.volume, price=p.price_open,
                                                     plugin=plugin, intent_id=iid or "", sl=p.sl, tp=p.tp,
                                                     reason="adopted", at=time.time()))
@@ -694,7 +694,7 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                     continue
                 # gone from the broker and no deal explains it (yet): close the record, say so
                 self.ledger.close_position(ticket, "vanished")
-                self._publish_trade(m.TradeEvent(kind="closed", ticket=ticket, symbol=row["symbol"],
+                publish_trade(self, m.TradeEvent(kind="closed", ticket=ticket, symbol=row["symbol"],
                                                     side=row["side"], volume=Decimal(row["volume"]),
                                                     price=Decimal(0), plugin=row["plugin"],
                                                     intent_id=row["intent_id"] or "",
@@ -755,7 +755,7 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                     self.ledger.db.execute("UPDATE positions SET state='open', price=?, volume=? WHERE ticket=?",
                                            (str(d.price), str(d.volume), row["ticket"]))
                     row["state"] = "open"
-                    self._publish_trade(m.TradeEvent(kind="pending_filled", ticket=row["ticket"],
+                    publish_trade(self, m.TradeEvent(kind="pending_filled", ticket=row["ticket"],
                                                         symbol=d.symbol, side=row["side"], volume=d.volume,
                                                         price=d.price, plugin=row["plugin"],
                                                         intent_id=row["intent_id"] or "", at=time.time()))
@@ -772,13 +772,10 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                 self.ledger.close_position(row["ticket"], reason.value)
             self.log.info("%s: position %s %s by the broker (%s) @ %s", self.path, row["ticket"], kind,
                           reason.value, d.price)
-            self._publish_trade(m.TradeEvent(kind=kind, ticket=row["ticket"], symbol=d.symbol, side=row["side"],
+            publish_trade(self, m.TradeEvent(kind=kind, ticket=row["ticket"], symbol=d.symbol, side=row["side"],
                                                 volume=d.volume, price=d.price, plugin=row["plugin"],
                                                 intent_id=row["intent_id"] or "", profit=d.profit,
                                                 reason=reason.value, at=time.time()))
-
-    def _publish_trade(self, event: m.TradeEvent) -> None:
-        publish_trade(self, event)
 
     # -- prices, queries, commands -----------------------------------------------------------------------------
     @handles(m.AlertPrice)

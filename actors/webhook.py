@@ -173,8 +173,7 @@ class WebhookActor(ZepixActor):
         finally:
             held, routes = self._held, self._pass_routes
             self._held = self._pass_routes = None
-        self._outbox = []
-        try:
+        with self.batch_sends():
             if failed is not None:
                 # nothing of this pass is durable: no answer promises it (the clients see the connection close
                 # and TradingView reports the failure), nothing is routed
@@ -189,14 +188,7 @@ class WebhookActor(ZepixActor):
                     # the same connection: a closed one's fd number can be reused by a new one in the same pass
                     if self.conns.get(fd) is conn and self._send(fd, data):
                         self._serve(fd)
-        finally:
-            self._flush_outbox()
-            self._outbox = None
-        fds = self.watched_fds()
-        if fds:
-            from thespian.actors import ThespianWatch
-            return ThespianWatch(fds)
-        return None
+        return self._watch()
 
     # -- sockets -----------------------------------------------------------------------------------------------
     def watched_fds(self) -> list[int]:

@@ -30,11 +30,12 @@ def format_value(value: Any) -> str:
     raise ValueError(f"a {type(value).__name__} cannot be set in the config file")
 
 
-def _get(doc: dict, dotted: str):
+def lookup(doc: dict, dotted: str) -> Any:
+    """The value at a dotted key of a parsed document, or KeyError naming the key."""
     node: Any = doc
     for part in dotted.split("."):
         if not isinstance(node, dict) or part not in node:
-            return KeyError
+            raise KeyError(dotted)
         node = node[part]
     return node
 
@@ -78,7 +79,10 @@ def set_key(text: str, dotted: str, value: Any) -> str:
         doc = tomllib.loads(out)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"cannot set {dotted} in this file automatically ({exc}); edit it by hand") from None
-    got = _get(doc, dotted)
+    try:
+        got = lookup(doc, dotted)
+    except KeyError:
+        got = KeyError
     if got != value and not (isinstance(value, tuple) and got == list(value)):
         raise ValueError(f"cannot set {dotted} in this file automatically; edit it by hand")
     return out
@@ -137,7 +141,9 @@ def remove_key(text: str, dotted: str) -> str:
         before = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"the config file is not valid TOML ({exc})") from None
-    if _get(before, dotted) is KeyError:
+    try:
+        lookup(before, dotted)
+    except KeyError:
         return text
     lines = text.splitlines()
     drop: set[int] = set()

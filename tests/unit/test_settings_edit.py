@@ -9,7 +9,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from actors.config_checks import check, effective, lookup, show
+from actors.config_checks import check, effective, show
+from config.toml_edit import lookup
 from config.errors import ConfigError
 from config.loader import defaults, load_config
 from config.toml_edit import remove_key, set_key

@@ -8,7 +8,8 @@ import pytest
 
 from decimal import Decimal, InvalidOperation
 
-from actors.config_checks import check, effective, lookup
+from actors.config_checks import check, effective
+from config.toml_edit import lookup
 from config.loader import defaults, load_config
 from gateways.telegram import commands as c
 
