@@ -199,6 +199,12 @@ class ZepixActor(Actor):
             finally:
                 self._outbox = None
 
+    def send_now(self) -> None:
+        """What this handler has sent so far leaves now instead of when it returns: the next step of an alert (a
+        risk check, an order) need not wait for the handler's own bookkeeping (database writes, notices)."""
+        if self._outbox:
+            self._flush_outbox()
+
     def _post(self, targetAddr, msg, late: bool) -> None:
         box = self._outbox
         if box is not None and isinstance(msg, (bytes, bytearray)) and targetAddr in self._peers:
@@ -416,7 +422,7 @@ _BUILTIN = {m.EventSubscribe: "_on_event_subscribe", m.Command: "_on_command",
 
 # the loop's own methods; the builtin handlers (_on_command, _on_event_subscribe, ...) may be extended with super()
 _INTERNALS = frozenset({"_receive", "_on_bytes", "_dispatch_msg", "_guard", "_flush_outbox", "_init", "_on_directory",
-                        "_post", "_watch", "batch_sends"})
+                        "_post", "_watch", "batch_sends", "send_now"})
 
 
 class _Stop(Exception):

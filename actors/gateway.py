@@ -24,7 +24,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -49,10 +49,15 @@ def _now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _fields(x: Any) -> dict:
+    """A dataclass's fields, one level deep: ``asdict`` deep-copies every value, a cost paid on every order."""
+    return {f.name: getattr(x, f.name) for f in fields(x)}
+
+
 def _plain(x: Any) -> Any:
     """Broker values (dataclasses with Decimals, enums, datetimes) as message-safe plain data."""
     if hasattr(x, "__dataclass_fields__"):
-        return {k: _plain(v) for k, v in asdict(x).items()}
+        return {k: _plain(v) for k, v in _fields(x).items()}
     if isinstance(x, dict):
         return {str(k): _plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple, set, frozenset)):
@@ -65,7 +70,7 @@ def _plain(x: Any) -> Any:
 
 
 def outcome_dict(o: m.OrderOutcome) -> dict:
-    d = asdict(o)
+    d = _fields(o)
     for k in ("price", "volume"):
         d[k] = None if d[k] is None else str(d[k])
     return d
@@ -91,6 +96,7 @@ class Job:
     timeouts: int = 0
     fixed: bool = False
     notes: list = field(default_factory=list)
+    counted: bool = False           # the ledger already counts the next send (written with the intent)
 
 
 def publish_trade(actor, event: m.TradeEvent) -> None:
@@ -354,8 +360,10 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                 self._done(job, found, reconciled=True)
                 return
         else:
+            # written with its first attempt counted: one commit before the send, not two
             self.ledger.begin(msg.intent_id, kind, msg.plugin, job.magic, getattr(msg, "symbol", ""),
-                              _plain({k: v for k, v in asdict(msg).items()}))
+                              _plain(_fields(msg)), attempts=1)
+            job.counted = True
         self._step()
 
     def _tag(self, job: Job) -> OrderTag:
@@ -382,7 +390,10 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
         assert job is not None
         b = self.bcfg
         while True:
-            self.ledger.attempt(job.msg.intent_id)
+            if job.counted:
+                job.counted = False
+            else:
+                self.ledger.attempt(job.msg.intent_id)
             _crash_point("before_send")
             job.sends += 1
             self.sent += 1
@@ -394,8 +405,10 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                 result = OrderResult(job.msg.intent_id, RetcodeClass.HARD, str(exc))
             _crash_point("after_send")
             cls = result.retcode_class
-            self.log.info("%s: intent %s send %d: %s %s", self.path, job.msg.intent_id, job.sends, cls.value,
-                          result.reason)
+            # the one line per send (the paper broker logs its fills at DEBUG): each record is a message
+            self.log.info("%s: intent %s send %d: %s %s%s", self.path, job.msg.intent_id, job.sends, cls.value,
+                          result.reason, f" ticket {result.position or result.order} {result.volume} @ {result.price}"
+                          if result.ok else "")
             if result.ok:
                 self._done(job, result, reconciled=result.reconciled)
                 return
@@ -507,11 +520,27 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                              symbol=symbol, side=side, price=r.price, volume=r.volume, retcode=r.retcode,
                              reason=r.reason, attempts=max(job.sends, 1), alert_id=getattr(msg, "alert_id", ""),
                              detail=detail, at=time.time())
+        # asked before the transaction: a terminal's answer can take a while, the ledger's write lock should not
+        opened = (self._broker_time_of(ticket, pending=job.kind == "pending")
+                  if job.kind in ("order", "pending") and ticket else None)
+        with self.ledger.tx():
+            event = self._record(job, r, ticket, pos, symbol, side, out, opened)
+        self.job = None
+        self._answer(job.sender, job.corr, out)
+        self.publish("orders", out)
+        if event is not None:
+            publish_trade(self, event)
+        self._alert_outcome(out)
+        self._pump()
+
+    def _record(self, job: Job, r: OrderResult, ticket, pos, symbol: str, side: str, out: m.OrderOutcome,
+                opened: float | None):
+        """The ledger's side of a done intent (one transaction); the TradeEvent to publish, if any."""
+        msg = job.msg
         if r.deal:
             self.ledger.mark_seen(r.deal)
         event = None
         if job.kind in ("order", "pending") and ticket:
-            opened = self._broker_time_of(ticket, pending=job.kind == "pending")
             self.ledger.add_position(ticket, msg.intent_id, msg.plugin, job.magic, msg.symbol, msg.side,
                                      r.volume or msg.volume, r.price or msg.price or Decimal(0), msg.sl, msg.tp,
                                      state="open" if job.kind == "order" else "pending")
@@ -537,13 +566,7 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                                  side=side, volume=vol, price=r.price or Decimal(0), plugin=msg.plugin,
                                  intent_id=msg.intent_id, reason=msg.reason or "manual", at=time.time())
         self.ledger.finish(msg.intent_id, "done", ticket, outcome_dict(out))
-        self.job = None
-        self._answer(job.sender, job.corr, out)
-        self.publish("orders", out)
-        if event is not None:
-            publish_trade(self, event)
-        self._alert_outcome(out)
-        self._pump()
+        return event
 
     def _reject(self, job: Job, reason: str, retcode: int | None, persist: bool = True,
                 status: str = "rejected") -> None:

@@ -66,6 +66,7 @@ class Job:
     opened: list = field(default_factory=list)       # order dicts for TradeOpened
     reasons: list = field(default_factory=list)
     unsent: set = field(default_factory=set)         # intents waiting for broker/gateway to appear
+    held: bool = False                               # still being set up: not finished even if all is answered
     journal: bool = True                             # an alert of the journal (False: a re-entry signal)
 
 
@@ -283,6 +284,19 @@ class PluginActor(ZepixActor):
             decision = "skipped"
         else:
             decision = "recorded"
+        job = Job(aid, alert, sender, t0, enter=enter, trade_id=trade_id or "", reasons=list(skips))
+        if (enter or closes) and not self.shadow:
+            # The orders' next step leaves before this alert's records are written, which take longer than the
+            # decision. A crash while writing loses nothing: no order goes out without the risk verdict, which a
+            # fresh instance ignores, and the alert, delivered again, asks the same closes under the same intent
+            # ids, which the gateway never executes twice.
+            self.jobs[aid] = job
+            job.held = True
+            for c in closes:
+                self._send_closes(job, c)
+            if enter:
+                self._ask_risk(job, facts)
+            self.send_now()
         with self.store.db:
             self.store.add_signal(decision=decision, skip_reason="; ".join(skips) or None,
                                   **{**base, "trade_id": trade_id})
@@ -299,7 +313,6 @@ class PluginActor(ZepixActor):
                 self.notify(d.kind, d.priority, d.text, alert_id=aid, symbol=alert.symbol)
         if records:
             self._send_trends(alert.symbol, records)
-        job = Job(aid, alert, sender, t0, enter=enter, trade_id=trade_id or "", reasons=list(skips))
         if not enter and not closes:
             notes = [r.note for r in records if r.note]
             reason = "; ".join(skips) or ("state updated: " + "; ".join(notes) if notes else "nothing to do")
@@ -310,13 +323,9 @@ class PluginActor(ZepixActor):
             self._shadow(job, closes)
             self._latency(t0)
             return
-        self.jobs[aid] = job
         self._outcome(aid, "decided", "; ".join(skips), sender,
                       orders=[{"role": o.role, "volume": str(o.volume)} for o in enter.orders] if enter else [])
-        for c in closes:
-            self._send_closes(job, c)
-        if enter:
-            self._ask_risk(job, facts)
+        job.held = False
         self._maybe_done(job)
 
     # -- exit continuation (ReEntrySignal from trading/positions) ---------------------------------------------
@@ -591,7 +600,7 @@ class PluginActor(ZepixActor):
         self._maybe_done(job)
 
     def _maybe_done(self, job: Job) -> None:
-        if job.risk_corr or len(job.results) < len(job.intents):
+        if job.held or job.risk_corr or len(job.results) < len(job.intents):
             return
         self.jobs.pop(job.alert_id, None)
         for iid in job.intents:

@@ -15,6 +15,10 @@ transition it sends to the journal, stamped in the gateway) minus the wall-clock
 sent the HTTP request; both clocks are this machine's ``time.time()``. "first order" is the earlier of A and B,
 "both orders" the later. Also from the journal: webhook received -> router "routed" -> plugin "decided". The first
 10 alerts warm up (symbol info, connections, caches) and are left out.
+
+3. CPU per alert by process (psutil: user + system time of every process of the system from the first third of
+   the alerts to the last fill, divided by the alerts sent in that span): where the machine's time goes, Thespian's
+   transport included. On two cores every process's share competes with the alert's own path.
 """
 from __future__ import annotations
 
@@ -29,12 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import bench_system, machine_line, summary, table  # noqa: E402
+import psutil  # noqa: E402
+
+from bench._common import bench_system, descendants, machine_line, summary, table  # noqa: E402
 from bench.plugin_decision import pure  # noqa: E402  (the same floor)
 from tests.support.system import wait_for  # noqa: E402
 
 TOKEN = "a2o" + uuid.uuid4().hex
 WARMUP = 10
+CPU_ROWS = 10     # processes listed by name in the CPU table; the rest are summed
 TOML = f"""
 token = "{TOKEN}"
 [broker.paper]
@@ -56,7 +63,8 @@ def body(i: int, exit_: bool = False) -> bytes:
                        "position_multiplier": 0.8, "id": f"a2o-{uuid.uuid4().hex}-{i}"}).encode()
 
 
-def post_all(port: int, n: int, rate: float, exits: bool = True) -> list[tuple[str, float, float, bool]]:
+def post_all(port: int, n: int, rate: float, exits: bool = True,
+             warmed=lambda: None) -> list[tuple[str, float, float, bool]]:
     """[(alert_id, sent at (time.time()), answered after (s), is an exit)] for every alert, sent on a fixed
     schedule. With ``exits`` every second alert is a Bullish_Exit that closes the buys: the book stays as small as a
     trader's (two positions); without, it grows by two positions per alert."""
@@ -69,6 +77,8 @@ def post_all(port: int, n: int, rate: float, exits: bool = True) -> list[tuple[s
             pause = due - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)          # pacing the load generator, not synchronisation
+            if i == cpu_from(n):
+                warmed()
             is_exit = exits and i % 2 == 1
             data = body(i, is_exit)
             sent = time.time()
@@ -96,11 +106,41 @@ def journal_times(db: Path, ids: list[str]) -> dict[str, dict[str, list[float]]]
         conn.close()
 
 
+def cpu_from(n: int) -> int:
+    """The alert from which CPU is counted: after the first third (the seconds after start-up carry the actors'
+    own start-up work: connections, first queries, caches)."""
+    return max(WARMUP, n // 3)
+
+
+def cpu_by_actor() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process of the system, by its title ("zepix
+    zepix-root/trading/risk" -> "trading/risk"; Thespian's logger and admin by their own names)."""
+    out: dict[str, float] = {}
+    for proc in descendants():
+        try:
+            argv = proc.cmdline()     # a retitled process keeps its old argument area: the title is argv[0]
+            title = argv[0] if argv else proc.name()
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        if title.startswith("zepix zepix-root/"):
+            name = title[len("zepix zepix-root/"):]
+        elif title.startswith("zepix "):
+            name = title[len("zepix "):]
+        elif title.split(" ")[0] in ("logger", "MultiProcAdmin"):
+            name = "thespian " + title.split(" ")[0]
+        else:
+            continue    # the benchmark's own client processes
+        out[name] = out.get(name, 0.0) + t.user + t.system
+    return out
+
+
 def through_http(n: int, rate: float, exits: bool) -> dict:
     with bench_system(TOML) as s:
         port = s.config["webhook"]["port"]
         db = Path(s.config["system"]["data_dir"]) / s.config["journal"]["file"]
-        sent = post_all(port, n, rate, exits)
+        cpu0: dict[str, float] = {}
+        sent = post_all(port, n, rate, exits, warmed=lambda: cpu0.update(cpu_by_actor()))
         ids = [a for a, *_ in sent]
         need = {a: 1 if x else 2 for a, _, _, x in sent}      # an entry fills two orders, an exit closes
 
@@ -109,6 +149,9 @@ def through_http(n: int, rate: float, exits: bool) -> dict:
             return sum(1 for a, v in t.items() if len(v.get("executed", [])) >= need[a] or v.get("rejected")
                        or v.get("skipped"))
         wait_for(lambda: executed_both() >= len(ids), 60, interval=0.2, what="every alert's two orders filled")
+        cpu1 = cpu_by_actor()
+        # includes the system's idle ticking (heartbeats, timers) over the same seconds, a small share at 20/s
+        cpu = {k: (cpu1[k] - cpu0.get(k, 0.0)) * 1000 / (n - cpu_from(n)) for k in cpu1}
         times = journal_times(db, ids)
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         reasons = conn.execute("SELECT status, reason, COUNT(*) FROM alerts WHERE status != 'executed' "
@@ -135,7 +178,7 @@ def through_http(n: int, rate: float, exits: bool) -> dict:
         first.append((ex[0] - t_sent) * 1000)
         both.append((ex[1] - t_sent) * 1000)
     return {"first": summary(first), "both": summary(both), "ack": summary(ack), "routed": summary(routed),
-            "decided": summary(decided), "closed": summary(closed), "failed": failed}
+            "decided": summary(decided), "closed": summary(closed), "failed": failed, "cpu": cpu}
 
 
 def main() -> None:
@@ -172,6 +215,13 @@ def main() -> None:
         ["first order p50 / floor p50", f"{r['first']['p50'] / floor['p50']:.0f}x"],
         ["first order p99 / floor p99", f"{r['first']['p99'] / floor['p99']:.0f}x"],
         ["targets (issue 5)", "p50 < 5 ms, p99 < 20 ms"]])
+    cpu = sorted(r["cpu"].items(), key=lambda kv: -kv[1])
+    top = [[name, f"{ms:.2f}"] for name, ms in cpu[:CPU_ROWS]]
+    rest = sum(ms for _, ms in cpu[CPU_ROWS:])
+    table(["process", "CPU ms per alert"],
+          top + [[f"the other {len(cpu) - CPU_ROWS}", f"{rest:.2f}"],
+                 ["all processes of the system", f"{sum(ms for _, ms in cpu):.2f}"]],
+          title="CPU per alert, by process (user + system time from the first third on / alerts sent in it)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gateways.storage.migrations import Migration, migrate
-from gateways.storage.sqlite import open_db
+from gateways.storage.sqlite import Transaction, open_db
 
 MIGRATIONS = [
     Migration(1, "intents_positions_deals", """
@@ -80,12 +80,17 @@ class Ledger:
         d["outcome"] = json.loads(d["outcome"]) if d["outcome"] else None
         return d
 
-    def begin(self, intent_id: str, kind: str, plugin: str, magic: int, symbol: str, request: dict) -> None:
+    def begin(self, intent_id: str, kind: str, plugin: str, magic: int, symbol: str, request: dict,
+              attempts: int = 0) -> None:
         now = time.time()
         self.db.execute("INSERT INTO intents (intent_id, kind, plugin, magic, tag, symbol, request, state, "
-                        "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        "created_at, updated_at, attempts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (intent_id, kind, plugin, magic, intent_tag(intent_id), symbol, dumps(request),
-                         "pending", now, now))
+                         "pending", now, now, attempts))
+
+    def tx(self) -> Transaction:
+        """The writes inside are one commit (what follows a send: its position, deal and outcome together)."""
+        return Transaction(self.db)
 
     def attempt(self, intent_id: str) -> None:
         self.db.execute("UPDATE intents SET attempts=attempts+1, updated_at=? WHERE intent_id=?",

@@ -20,7 +20,7 @@ import logging
 import random
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from heapq import merge
@@ -35,6 +35,7 @@ from gateways.broker.interface import (
 from gateways.broker.paper_settings import PaperSettings
 from gateways.broker.replay import Quote, ReplayFormatError, read_quotes
 from gateways.broker.symbols import SymbolSpec
+from gateways.storage.sqlite import Transaction
 
 __all__ = ["PaperBroker", "PaperSettings", "Advance"]
 
@@ -218,7 +219,7 @@ def _dopt(s: str | None) -> Decimal | None:
 
 
 def _result_json(r: OrderResult) -> str:
-    d = asdict(r)
+    d = {f.name: getattr(r, f.name) for f in fields(r)}    # flat: asdict's deep copy cost more than the write
     d["retcode_class"] = r.retcode_class.value
     for k in ("volume", "price"):
         d[k] = _opt(d[k])
@@ -374,8 +375,8 @@ class PaperBroker:
             raise BrokerUnavailable("paper broker is not connected (call connect())")
         return self._db
 
-    def _tx(self) -> "_Tx":
-        return _Tx(self._require())
+    def _tx(self) -> Transaction:
+        return Transaction(self._require())
 
     def _save_clock_and_feeds(self, symbols: list[str] | None = None) -> None:
         """`symbols`: only these feeds moved (a feed's state carries its whole RNG state, ~6 kB of JSON, so
@@ -442,6 +443,9 @@ class PaperBroker:
         # each stream binds its own symbol: a bare generator expression here saw only the loop's last symbol,
         # so every symbol's quotes were applied to that one (an SL hit at another symbol's price)
         streams = [[(q.time, sym, q) for q in self._feeds[sym].step_until(to)] for sym in active]
+        # a walk feed steps once per tick interval: most advances move only the clock, and a feed's state (its RNG,
+        # ~6 kB of JSON) is written only when it moved
+        moved = [sym for sym, stream in zip(active, streams) if stream]
         ticks: list[Tick] = []
         deals: list[Deal] = []
         for t, sym, q in merge(*streams, key=lambda x: (x[0], x[1])):
@@ -451,7 +455,7 @@ class PaperBroker:
             ticks.append(Tick(sym, self._price(spec, q.bid), self._price(spec, q.ask), t))
         self._now = to
         deals.extend(self._expire_orders())
-        self._save_clock_and_feeds(active)
+        self._save_clock_and_feeds(moved)
         return Advance(tuple(ticks), tuple(deals))
 
     def observe_price(self, symbol: str, price: Decimal | float | str, at: datetime) -> Advance:
@@ -667,8 +671,8 @@ class PaperBroker:
         if need > free:
             return self._reject(tag, RetcodeClass.HARD, NO_MONEY,
                                 f"not enough money: margin {need} {self.settings.currency} needed, {free} free")
-        order_ticket, deal_ticket = self._alloc(2)
         with self._tx():
+            order_ticket, deal_ticket = self._alloc(2)
             pos = Position(ticket=order_ticket, symbol=request.symbol, side=request.side, volume=volume,
                            price_open=price, price_current=price, sl=sl, tp=tp, profit=Decimal(0),
                            swap=Decimal(0), magic=tag.magic, comment=tag.comment, opened_at=self._now,
@@ -680,8 +684,8 @@ class PaperBroker:
             result = OrderResult(tag.intent_id, RetcodeClass.OK, "Request executed", DONE, order=order_ticket,
                                  position=order_ticket, deal=deal_ticket, volume=volume, price=price)
             self._remember(result)
-        log.info("paper fill intent=%s %s %s %s @ %s ticket=%d", tag.intent_id, request.side.value, volume,
-                 request.symbol, price, order_ticket)
+        log.debug("paper fill intent=%s %s %s %s @ %s ticket=%d", tag.intent_id, request.side.value, volume,
+                  request.symbol, price, order_ticket)
         return result
 
     def pending_order(self, request: PendingOrder) -> OrderResult:
@@ -800,20 +804,22 @@ class PaperBroker:
         feed = self._sync(p.symbol)
         slip = self._slippage_points(spec)
         pts = feed.bid - slip if p.side is Side.BUY else feed.ask + slip
-        deal = self._close(p, vol, self._price(spec, pts), reason, tag.magic, tag.comment, tag.intent_id)
-        result = OrderResult(tag.intent_id, RetcodeClass.OK, "Request executed", DONE, order=deal.order,
-                             position=position, deal=deal.ticket, volume=vol, price=deal.price)
-        self._remember(result)
+        with self._tx():
+            deal = self._close(p, vol, self._price(spec, pts), reason, tag.magic, tag.comment, tag.intent_id)
+            result = OrderResult(tag.intent_id, RetcodeClass.OK, "Request executed", DONE, order=deal.order,
+                                 position=position, deal=deal.ticket, volume=vol, price=deal.price)
+            self._remember(result)
         return result
 
     def _close(self, p: Position, volume: Decimal, price: Decimal, reason: CloseReason, magic: int,
                comment: str, intent_id: str | None) -> Deal:
         spec = self.settings.symbols[p.symbol]
-        order_ticket, deal_ticket = self._alloc(2)
-        profit = self._pnl(spec, p.side, p.price_open, price, volume)
-        deal = Deal(deal_ticket, order_ticket, p.ticket, p.symbol, p.side.opposite, DealEntry.OUT, volume, price,
-                    profit, Decimal(0), Decimal(0), magic, comment, self._now, reason, intent_id or p.intent_id)
         with self._tx() as db:
+            order_ticket, deal_ticket = self._alloc(2)
+            profit = self._pnl(spec, p.side, p.price_open, price, volume)
+            deal = Deal(deal_ticket, order_ticket, p.ticket, p.symbol, p.side.opposite, DealEntry.OUT, volume,
+                        price, profit, Decimal(0), Decimal(0), magic, comment, self._now, reason,
+                        intent_id or p.intent_id)
             self._balance += profit
             db.execute("UPDATE meta SET value=? WHERE key='balance'", (str(self._balance),))
             rest = p.volume - volume
@@ -824,8 +830,8 @@ class PaperBroker:
                 db.execute("DELETE FROM positions WHERE ticket=?", (p.ticket,))
                 del self._positions[p.ticket]
             self._insert_deal(deal)
-        log.info("paper close ticket=%d reason=%s volume=%s @ %s profit=%s", p.ticket, reason.value, volume,
-                 price, profit)
+        log.debug("paper close ticket=%d reason=%s volume=%s @ %s profit=%s", p.ticket, reason.value, volume,
+                  price, profit)
         return deal
 
     def _insert_position(self, p: Position) -> None:
@@ -839,25 +845,3 @@ class PaperBroker:
             d.ticket, d.order, d.position_id, d.symbol, d.side.value, d.entry.value, str(d.volume), str(d.price),
             str(d.profit), str(d.commission), str(d.swap), d.magic, d.comment, _us(d.time),
             None if d.reason is None else d.reason.value, d.intent_id))
-
-
-class _Tx:
-    """BEGIN/COMMIT around a block; nested blocks join the outer transaction."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-        self.outer = False
-
-    def __enter__(self) -> sqlite3.Connection:
-        if not self.db.in_transaction:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.outer = True
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self.outer:
-            return
-        if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
-            self.db.execute("ROLLBACK")

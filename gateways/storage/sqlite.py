@@ -27,3 +27,27 @@ def open_db(path: str | Path, readonly: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+class Transaction:
+    """BEGIN IMMEDIATE / COMMIT around a block of an autocommit connection (``isolation_level = None``); a block
+    inside another joins the outer transaction, and an exception rolls the whole transaction back. One commit
+    instead of one per statement: each commit is a WAL write of its own."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")

@@ -74,8 +74,10 @@ def test_a_v3_alert_becomes_two_paper_positions_once(tmp_path):
         assert status == 200 and again["status"] == "duplicate", again
         assert len(positions()) == 2
         # the position manager took Order B into a profit-booking chain
-        chains = wait_for(lambda: (c := json.loads(admin(r, "chains", "--json"))) and c, 10, what="chains")
-        assert "XAUUSD" in json.dumps(chains)
+        # (TradeOpened reaches trading/positions after the fills: wait for the chain, not just for an answer)
+        chains = wait_for(lambda: (c := json.loads(admin(r, "chains", "--json"))) and c.get("chains") and c, 10,
+                          what="a profit chain")
+        assert "XAUUSD" in json.dumps(chains["chains"])
 
 
 def test_a_threshold_changed_on_disk_applies_to_the_next_alert(tmp_path):
