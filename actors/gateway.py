@@ -24,7 +24,7 @@ import signal
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -34,10 +34,10 @@ from actors import messages as m
 from actors.base import ZepixActor, handles
 from gateways.broker.interface import (
     UNCHANGED, BrokerError, BrokerUnavailable, CloseReason, DealEntry, MarketOrder, OrderResult, OrderTag,
-    PendingKind, PendingOrder, RetcodeClass, Side, to_decimal,
+    PendingKind, PendingOrder, RetcodeClass, Side, flat_fields, to_decimal,
 )
 from actors.gateway_simulation import SimulationSwitch, with_adapter
-from gateways.broker.ledger import TAG_PREFIX, Ledger, comment_for, intent_tag
+from gateways.broker.ledger import TAG_PREFIX, Ledger, comment_for
 
 WEBHOOK = "ingress/webhook"
 _PENDING_KINDS = {"buy_limit": (Side.BUY, PendingKind.LIMIT), "sell_limit": (Side.SELL, PendingKind.LIMIT),
@@ -49,15 +49,10 @@ def _now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _fields(x: Any) -> dict:
-    """A dataclass's fields, one level deep: ``asdict`` deep-copies every value, a cost paid on every order."""
-    return {f.name: getattr(x, f.name) for f in fields(x)}
-
-
 def _plain(x: Any) -> Any:
     """Broker values (dataclasses with Decimals, enums, datetimes) as message-safe plain data."""
     if hasattr(x, "__dataclass_fields__"):
-        return {k: _plain(v) for k, v in _fields(x).items()}
+        return {k: _plain(v) for k, v in flat_fields(x).items()}
     if isinstance(x, dict):
         return {str(k): _plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple, set, frozenset)):
@@ -70,7 +65,7 @@ def _plain(x: Any) -> Any:
 
 
 def outcome_dict(o: m.OrderOutcome) -> dict:
-    d = _fields(o)
+    d = flat_fields(o)
     for k in ("price", "volume"):
         d[k] = None if d[k] is None else str(d[k])
     return d
@@ -96,7 +91,6 @@ class Job:
     timeouts: int = 0
     fixed: bool = False
     notes: list = field(default_factory=list)
-    counted: bool = False           # the ledger already counts the next send (written with the intent)
 
 
 def publish_trade(actor, event: m.TradeEvent) -> None:
@@ -362,8 +356,9 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
         else:
             # written with its first attempt counted: one commit before the send, not two
             self.ledger.begin(msg.intent_id, kind, msg.plugin, job.magic, getattr(msg, "symbol", ""),
-                              _plain(_fields(msg)), attempts=1)
-            job.counted = True
+                              _plain(flat_fields(msg)), attempts=1)
+            self._step(counted=True)
+            return
         self._step()
 
     def _tag(self, job: Job) -> OrderTag:
@@ -385,15 +380,15 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                                            UNCHANGED if msg.tp is None else msg.tp)
         return self.broker.close_position(msg.ticket, tag, msg.volume)
 
-    def _step(self) -> None:
+    def _step(self, counted: bool = False) -> None:
+        """Send the job's intent until it is done or waits; ``counted``: the ledger already counts this send."""
         job = self.job
         assert job is not None
         b = self.bcfg
         while True:
-            if job.counted:
-                job.counted = False
-            else:
+            if not counted:
                 self.ledger.attempt(job.msg.intent_id)
+            counted = False
             _crash_point("before_send")
             job.sends += 1
             self.sent += 1

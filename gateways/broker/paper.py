@@ -20,7 +20,7 @@ import logging
 import random
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from heapq import merge
@@ -30,7 +30,7 @@ from config.errors import ConfigError
 from gateways.broker.interface import (
     UNCHANGED, AccountInfo, BrokerUnavailable, CloseReason, Deal, DealEntry, LevelArg,
     MarketOrder, Order, OrderResult, OrderTag, PendingKind, PendingOrder, Position, RetcodeClass, Side,
-    SymbolInfo, Tick, UnknownSymbol, to_decimal, utc,
+    SymbolInfo, Tick, UnknownSymbol, flat_fields, to_decimal, utc,
 )
 from gateways.broker.paper_settings import PaperSettings
 from gateways.broker.replay import Quote, ReplayFormatError, read_quotes
@@ -219,7 +219,7 @@ def _dopt(s: str | None) -> Decimal | None:
 
 
 def _result_json(r: OrderResult) -> str:
-    d = {f.name: getattr(r, f.name) for f in fields(r)}    # flat: asdict's deep copy cost more than the write
+    d = flat_fields(r)
     d["retcode_class"] = r.retcode_class.value
     for k in ("volume", "price"):
         d[k] = _opt(d[k])
