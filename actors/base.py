@@ -4,7 +4,9 @@
 for the message type with ``@handles``. It answers the supervisor's ``Init`` and ``Ping`` itself, so every
 actor reports its pid and stays visible to hang detection. Garbage bytes are counted and logged, never fatal.
 What one handler run sends to actors of the tree leaves when it returns, one ``Batch`` per receiver (unpacked on
-arrival, in order): Thespian's transport costs about the same per message whatever it holds.
+arrival, in order): Thespian's transport costs about the same per message whatever it holds. To an actor on the same
+host it leaves through that actor's mailbox (``actors.mailbox``, a Unix socket the loop watches) instead of
+Thespian's TCP transport, which costs about ten times as much per message.
 An unexpected exception inside a handler is a bug: the actor tells its supervisor why and stops, and the
 supervisor starts a fresh instance (OTP's "let it crash"), so no actor keeps half-changed state.
 
@@ -24,7 +26,7 @@ from typing import Any, Callable
 from thespian.actors import (ActorExitRequest, Actor, ChildActorExited, PoisonMessage, ThespianWatch,
                              WakeupMessage, WatchMessage)
 
-from actors import messages as m
+from actors import mailbox, messages as m
 from supervision import hygiene
 
 
@@ -47,6 +49,7 @@ BATCH_MAX = 256
 # Bookkeeping that nobody waits on to act: what a handler sends of these leaves after its other messages, so the
 # next step of an alert (a risk check, an order) does not queue behind journal updates and notices for a core.
 LATE_TYPES = (m.AlertOutcome, m.Notify, m.TradeOpened, m.TradeClosed, m.StatusReply, m.ConfigApplied)
+_MAIL_RETRY = "zepix.mailbox.retry"   # the timer payload that sends what waits for a full peer's mailbox
 
 
 class ZepixActor(Actor):
@@ -88,6 +91,9 @@ class ZepixActor(Actor):
         # peer when the handler is done (same order per peer). None outside a handler: sends go out directly.
         self._outbox: list[list] | None = None       # [address, [encoded, ...], all late]
         self._peers: list = []
+        self._mailbox: mailbox.Mailbox | None = None  # this actor's same-host mailbox, from Init on
+        self._mailboxes: dict[str, str] = {}          # str(address) -> the peer's mailbox (directory and hellos)
+        self._mail_retry = False                      # a retry timer is set
         self.handled = 0
         self.batches = 0
         self.errors = 0
@@ -140,6 +146,11 @@ class ZepixActor(Actor):
 
     def after(self, seconds: float, key: Any) -> None:
         self.wakeupAfter(max(0.0, seconds), payload=key)
+
+    @property
+    def mailbox_name(self) -> str:
+        """This actor's same-host mailbox ("" without one): announced in Started and listed in the Directory."""
+        return self._mailbox.name if self._mailbox is not None else ""
 
     # -- finding and publishing --------------------------------------------------------------------------------
     def peer(self, path: str):
@@ -207,7 +218,8 @@ class ZepixActor(Actor):
 
     def _post(self, targetAddr, msg, late: bool) -> None:
         box = self._outbox
-        if box is not None and isinstance(msg, (bytes, bytearray)) and targetAddr in self._peers:
+        if box is not None and isinstance(msg, (bytes, bytearray)) and (
+                targetAddr in self._peers or str(targetAddr) in self._mailboxes):
             for entry in box:
                 if entry[0] == targetAddr:
                     entry[1].append(bytes(msg))
@@ -217,7 +229,7 @@ class ZepixActor(Actor):
             return
         if box:
             self._flush_outbox(targetAddr)    # keep the order of what was already queued for this target
-        super().send(targetAddr, msg)
+        self._transmit(targetAddr, msg)
 
     def _flush_outbox(self, only=None) -> None:
         box = sorted(self._outbox or [], key=lambda entry: entry[2])    # stable: the late ones last
@@ -228,9 +240,56 @@ class ZepixActor(Actor):
                 continue
             for i in range(0, len(items), BATCH_MAX):
                 chunk = items[i:i + BATCH_MAX]
-                super().send(addr, chunk[0] if len(chunk) == 1 else m.encode(m.Batch(items=tuple(chunk))))
+                self._transmit(addr, chunk[0] if len(chunk) == 1 else m.encode(m.Batch(items=tuple(chunk))))
         if self._outbox is not None:
             self._outbox[:] = keep
+
+    def _transmit(self, addr, data) -> None:
+        """Out now: through the peer's mailbox when it has one on this host, else Thespian's transport."""
+        box = self._mailbox
+        if box is not None and isinstance(data, (bytes, bytearray)):
+            peer = self._mailboxes.get(str(addr))
+            if peer is not None and box.reachable(peer):
+                for rest in box.send(peer, addr, bytes(data)):
+                    Actor.send(self, addr, rest)
+                self._mail_check()
+                return
+        Actor.send(self, addr, data)
+
+    def _mail_check(self) -> None:
+        box = self._mailbox
+        if box.errors:
+            for text in box.errors:
+                self.log.warning("%s: mailbox: %s", self.path, text)
+            box.errors.clear()
+        if box.learned:
+            self._mailboxes.update(box.learned)
+            box.learned.clear()
+        if box.waiting and not self._mail_retry:
+            self._mail_retry = True
+            self.wakeupAfter(mailbox.RETRY_SECONDS, payload=_MAIL_RETRY)
+
+    def _on_mail(self, fds: list[int]) -> None:
+        """Records arrived in the mailbox: each is handled like a message from Thespian, and what its handler sent
+        leaves before the next one is handled (a mailbox send costs a system call, so nothing is gained by waiting)."""
+        records = self._mailbox.receive(fds)
+        self._mail_check()
+        for data, sender in records:
+            self._on_bytes(data, sender)
+            self.send_now()
+
+    def _mail_retry_due(self) -> None:
+        self._mail_retry = False
+        for addr, items in self._mailbox.retry():
+            for data in items:
+                Actor.send(self, addr, data)
+        self._mail_check()
+
+    def _learn_mailboxes(self, entries: dict, mailboxes: dict) -> None:
+        for path, name in mailboxes.items():
+            addr = entries.get(path)
+            if addr is not None and name:
+                self._mailboxes[str(addr)] = name
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
@@ -242,9 +301,19 @@ class ZepixActor(Actor):
             if isinstance(msg, (bytes, bytearray)):
                 self._on_bytes(bytes(msg), sender)
             elif isinstance(msg, WakeupMessage):
-                self._guard(self.on_timer, msg.payload)
+                if msg.payload == _MAIL_RETRY and self._mailbox is not None:
+                    self._mail_retry_due()
+                else:
+                    self._guard(self.on_timer, msg.payload)
             elif isinstance(msg, WatchMessage):
-                self._guard(self.on_watch, list(msg.ready))
+                ready = list(msg.ready)
+                if self._mailbox is not None:
+                    mine = [fd for fd in ready if self._mailbox.owns(fd)]
+                    if mine:
+                        ready = [fd for fd in ready if fd not in mine]
+                        self._on_mail(mine)
+                if ready:
+                    self._guard(self.on_watch, ready)
             elif isinstance(msg, ChildActorExited):
                 self._guard(self.on_child_exited, msg.childAddress)
             elif isinstance(msg, ActorExitRequest):
@@ -261,6 +330,8 @@ class ZepixActor(Actor):
     def _watch(self):
         """What receiveMessage returns: the fds Thespian should watch for this actor, if any."""
         fds = self.watched_fds()
+        if self._mailbox is not None:
+            fds = self._mailbox.fds() + list(fds)
         return ThespianWatch(fds) if fds else None
 
     def _on_bytes(self, data: bytes, sender) -> None:
@@ -318,6 +389,7 @@ class ZepixActor(Actor):
     def _on_directory(self, msg: m.Directory) -> None:
         previous, self.directory = self.directory, dict(msg.entries)
         self._peers = list(self.directory.values())
+        self._learn_mailboxes(self.directory, msg.mailboxes)
         for path, topics in self.wanted.items():
             addr = self.directory.get(path)
             if addr is not None and addr != previous.get(path):
@@ -366,7 +438,15 @@ class ZepixActor(Actor):
         self.tell(sender, m.StatusReply(corr=msg.corr, name=self.name, pid=os.getpid(), started_at=self.started_at,
                                         children=0, data={"handled": self.handled, "batches": self.batches,
                                                           "errors": self.errors,
-                                                          "codec_errors": self.codec_errors, **self.status_data()}))
+                                                          "codec_errors": self.codec_errors, "mail": self._mail_figures(),
+                                                          **self.status_data()}))
+
+    def _mail_figures(self) -> dict:
+        box = self._mailbox
+        if box is None:
+            return {"on": False}
+        return {"on": True, "sent": box.sent, "received": box.received, "peers_out": len(box.outbound),
+                "peers_in": len(box.inbound), "gone": len(box.gone)}
 
     def _init(self, msg: m.Init, sender) -> None:
         self.parent = sender
@@ -374,6 +454,14 @@ class ZepixActor(Actor):
         self.implementation = msg.implementation
         self.log = logging.getLogger(f"zepix.{self.path}")
         hygiene.set_title(f"zepix {self.path}")
+        if mailbox.available():
+            try:
+                box = mailbox.Mailbox()
+            except OSError as exc:
+                self.log.warning("%s: no mailbox (%s); every message goes through Thespian", self.path, exc)
+            else:
+                box.hello = m.encode(m.MailboxHello(address=self.myAddress, mailbox=box.name))
+                self._mailbox = box
         try:
             self.setup()
         except Exception as exc:
@@ -383,7 +471,7 @@ class ZepixActor(Actor):
             raise _Stop() from None
         cls = type(self)
         self.tell(sender, m.Started(name=self.name, pid=os.getpid(), actor_class=f"{cls.__module__}.{cls.__name__}",
-                                    implementation=self.implementation))
+                                    implementation=self.implementation, mailbox=self.mailbox_name))
 
     def _guard(self, fn: Callable, *args) -> None:
         try:
@@ -422,7 +510,8 @@ _BUILTIN = {m.EventSubscribe: "_on_event_subscribe", m.Command: "_on_command",
 
 # the loop's own methods; the builtin handlers (_on_command, _on_event_subscribe, ...) may be extended with super()
 _INTERNALS = frozenset({"_receive", "_on_bytes", "_dispatch_msg", "_guard", "_flush_outbox", "_init", "_on_directory",
-                        "_post", "_watch", "batch_sends", "send_now"})
+                        "_post", "_watch", "batch_sends", "send_now", "_transmit", "_mail_check", "_on_mail",
+                        "_mail_retry_due", "_learn_mailboxes", "mailbox_name", "_mail_figures"})
 
 
 class _Stop(Exception):

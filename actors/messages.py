@@ -222,6 +222,7 @@ class Started:
     pid: int
     actor_class: str
     implementation: str = "primary"
+    mailbox: str = ""              # the actor's same-host mailbox (actors.mailbox), "" when it has none
 
 
 @message("life.init_failed")
@@ -360,12 +361,22 @@ class StatusReply:
 class DirectoryChange:
     path: str
     address: object = None          # None: the actor at this path (and everything below it) is gone
+    mailbox: str = ""               # its same-host mailbox (actors.mailbox), if it has one
 
 
 @message("dir.map")
 @dataclass(frozen=True)
 class Directory:
     entries: dict                   # path -> address
+    mailboxes: dict = field(default_factory=dict)   # path -> same-host mailbox (actors.mailbox), where there is one
+
+
+@message("dir.mailbox_hello")
+@dataclass(frozen=True)
+class MailboxHello:
+    """First record on a mailbox connection (actors.mailbox): who sends what follows on it."""
+    address: object                 # the sender's Thespian address: the ``sender`` its messages are handled with
+    mailbox: str                    # the sender's own mailbox, for the replies
 
 
 @message("dir.lookup")

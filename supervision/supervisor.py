@@ -176,7 +176,7 @@ class Supervisor(ZepixActor):
         child.last_pong = now
         self._publish("restarted" if child.restarts else "started", child.spec.name,
                       details={"pid": msg.pid, "implementation": msg.implementation, "restarts": child.restarts})
-        self._directory_change(child.path.partition("/")[2], sender)
+        self._directory_change(child.path.partition("/")[2], sender, msg.mailbox)
 
     @handles(m.InitFailed)
     def _on_init_failed(self, msg: m.InitFailed, sender) -> None:
@@ -215,11 +215,11 @@ class Supervisor(ZepixActor):
     # -- the directory (see actors.messages.Directory) ----------------------------------------------------------
     @handles(m.DirectoryChange)
     def _on_directory_change(self, msg: m.DirectoryChange, sender) -> None:
-        self._directory_change(msg.path, msg.address)
+        self._directory_change(msg.path, msg.address, msg.mailbox)
 
-    def _directory_change(self, path: str, address) -> None:
+    def _directory_change(self, path: str, address, mailbox: str = "") -> None:
         if self._is_supervised():
-            self.tell(self.parent, m.DirectoryChange(path=path, address=address))
+            self.tell(self.parent, m.DirectoryChange(path=path, address=address, mailbox=mailbox))
 
     def _placeable(self, requires: dict) -> bool:
         own = getattr(getattr(self, "_myRef", None), "capabilities", None) or {}
@@ -608,18 +608,24 @@ class RootSupervisor(Supervisor):
 
     def setup(self) -> None:
         self.dir_map: dict[str, object] = {}
+        self.dir_mail: dict[str, str] = {}     # path -> same-host mailbox (actors.mailbox)
         self.dir_due = False
         super().setup()
         # ops (issue 8): the root lists itself under its own name, so actors of the tree (ops/health) can send it
         # Subscribe and TreeRequest; it is never sent its own Directory (see on_timer).
-        self._directory_change(ROOT_PREFIX.rstrip("/"), self.myAddress)
+        self._directory_change(ROOT_PREFIX.rstrip("/"), self.myAddress, self.mailbox_name)
 
-    def _directory_change(self, path: str, address) -> None:
+    def _directory_change(self, path: str, address, mailbox: str = "") -> None:
         if address is None:
             for known in [p for p in self.dir_map if p == path or p.startswith(path + "/")]:
                 del self.dir_map[known]
+                self.dir_mail.pop(known, None)
         else:
             self.dir_map[path] = address
+            if mailbox:
+                self.dir_mail[path] = mailbox
+            else:
+                self.dir_mail.pop(path, None)
         if not self.dir_due:
             self.dir_due = True
             self.after(DIRECTORY_DELAY, "directory")
@@ -629,7 +635,8 @@ class RootSupervisor(Supervisor):
             self.dir_due = False
             self.directory = dict(self.dir_map)
             self._peers = list(self.directory.values())
-            data = m.encode(m.Directory(entries=self.directory))
+            self._learn_mailboxes(self.directory, self.dir_mail)
+            data = m.encode(m.Directory(entries=self.directory, mailboxes=dict(self.dir_mail)))
             for addr in self.directory.values():
                 if addr != self.myAddress:   # ops (issue 8): the root's own entry
                     self.send(addr, data)

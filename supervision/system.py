@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 from actors import messages as m
-from supervision import hygiene
+from supervision import fastselect, hygiene
 from supervision.tree import ROOT_NAME, build_tree
 
 SYSTEM_BASE = "multiprocTCPBase"
@@ -56,6 +56,7 @@ def log_defs(cfg: dict) -> dict:
 def _prepare_transport(bind_host: str) -> None:
     os.environ["THESPIAN_BASE_IPADDR"] = bind_host
     hygiene.bind_loopback_only(bind_host)
+    fastselect.install()
 
 
 def _keep_admin_in_our_group() -> None:

@@ -80,3 +80,25 @@ def test_what_one_handler_sends_to_a_peer_arrives_batched_and_in_order(tmp_path)
         after = s.client.ask_actor("ops/w1", m.StatusRequest(corr=corr()), 2.0).data
         assert after["batches"] - before["batches"] == 2          # BATCH_MAX + 44 messages: two batches
         assert after["handled"] - before["handled"] >= n
+
+
+@pytest.mark.parametrize("mailbox_env", ["1", "0"])
+def test_actors_of_one_host_talk_through_their_mailboxes_or_else_through_thespian(tmp_path, mailbox_env):
+    """Between actors of the tree on one host, messages travel as records on each actor's Unix socket (actors.mailbox)
+    and arrive in order, batches included; with ZEPIX_LOCAL_MAILBOX=0 they take Thespian's TCP transport, alike."""
+    from actors.base import BATCH_MAX
+    n = BATCH_MAX + 10
+    with running_system(tmp_path, TOML, env={"ZEPIX_LOCAL_MAILBOX": mailbox_env}) as s:
+        wait_for(lambda: "ops/w1" in set(s.client.ask_actor("trading/w2", m.StatusRequest(corr=corr()), 2.0)
+                                         .data["directory"]), 10, what="w2 knows w1")
+        assert command(s, "trading/w2", "burst", to="ops/w1", n=n).ok
+        wait_for(lambda: len(command(s, "ops/w1", "seen").data["seen"]) >= n, 10, what="every message arrived")
+        assert command(s, "ops/w1", "seen").data["seen"] == [str(i) for i in range(n)]
+        w1 = s.client.ask_actor("ops/w1", m.StatusRequest(corr=corr()), 2.0).data["mail"]
+        w2 = s.client.ask_actor("trading/w2", m.StatusRequest(corr=corr()), 2.0).data["mail"]
+        if mailbox_env == "1":
+            assert w1["on"] and w2["on"]
+            assert w2["sent"] >= 2 and w1["received"] >= 2      # at least the burst's two batches
+            assert w2["gone"] == 0
+        else:
+            assert w1 == {"on": False} and w2 == {"on": False}
