@@ -49,6 +49,7 @@ BATCH_MAX = 256
 # Bookkeeping that nobody waits on to act: what a handler sends of these leaves after its other messages, so the
 # next step of an alert (a risk check, an order) does not queue behind journal updates and notices for a core.
 LATE_TYPES = (m.AlertOutcome, m.Notify, m.TradeOpened, m.TradeClosed, m.StatusReply, m.ConfigApplied)
+BY_THESPIAN_MAX = 20_000   # addresses remembered as "through Thespian" (see _transmit)
 _MAIL_RETRY = "zepix.mailbox.retry"   # the timer payload that sends what waits for a full peer's mailbox
 
 
@@ -94,6 +95,7 @@ class ZepixActor(Actor):
         self._mailbox: mailbox.Mailbox | None = None  # this actor's same-host mailbox, from Init on
         self._mailboxes: dict[str, str] = {}          # str(address) -> the peer's mailbox (directory and hellos)
         self._mail_retry = False                      # a retry timer is set
+        self._by_thespian: dict[str, None] = {}       # str(address) our messages to which go through Thespian
         self.handled = 0
         self.batches = 0
         self.errors = 0
@@ -245,15 +247,28 @@ class ZepixActor(Actor):
             self._outbox[:] = keep
 
     def _transmit(self, addr, data) -> None:
-        """Out now: through the peer's mailbox when it has one on this host, else Thespian's transport."""
+        """Out now: through the peer's mailbox when it has one on this host, else Thespian's transport.
+
+        A peer stays on the road our first message to it took. Switching a peer from Thespian to its mailbox could
+        let the new message overtake ones still in Thespian's transport: a supervisor's DirectoryChange sent before
+        it knew the root's mailbox arrived after its later TreeReply, and the root listed a running actor it could
+        not find. Actors of the alert path meet each other through the Directory, which brings the mailbox with the
+        address, so they use mailboxes from their first message; supervision traffic (Init, Started, pings) starts
+        before that and stays on Thespian."""
         box = self._mailbox
         if box is not None and isinstance(data, (bytes, bytearray)):
-            peer = self._mailboxes.get(str(addr))
-            if peer is not None and box.reachable(peer):
+            key = str(addr)
+            peer = self._mailboxes.get(key)
+            if peer is not None and key not in self._by_thespian and box.reachable(peer):
                 for rest in box.send(peer, addr, bytes(data)):
                     Actor.send(self, addr, rest)
                 self._mail_check()
                 return
+            if key not in self._by_thespian:
+                if len(self._by_thespian) >= BY_THESPIAN_MAX:   # mostly outside clients, each at a new address
+                    for old in list(self._by_thespian)[:BY_THESPIAN_MAX // 2]:
+                        del self._by_thespian[old]
+                self._by_thespian[key] = None
         Actor.send(self, addr, data)
 
     def _mail_check(self) -> None:
@@ -269,10 +284,10 @@ class ZepixActor(Actor):
             self._mail_retry = True
             self.wakeupAfter(mailbox.RETRY_SECONDS, payload=_MAIL_RETRY)
 
-    def _on_mail(self, fds: list[int]) -> None:
+    def _on_mail(self, fds: list[int] | None) -> None:
         """Records arrived in the mailbox: each is handled like a message from Thespian, and what its handler sent
         leaves before the next one is handled (a mailbox send costs a system call, so nothing is gained by waiting)."""
-        records = self._mailbox.receive(fds)
+        records = self._mailbox.receive(fds) if fds is not None else self._mailbox.receive_all()
         self._mail_check()
         for data, sender in records:
             self._on_bytes(data, sender)
@@ -315,6 +330,11 @@ class ZepixActor(Actor):
                 if ready:
                     self._guard(self.on_watch, ready)
             elif isinstance(msg, ChildActorExited):
+                if self._mailbox is not None:
+                    # what the child sent before it died is in our mailbox already (a record is in the receiver's
+                    # queue once sent), but the loop may report the exit first: the child's last words (Exiting
+                    # with its reason) are read before the news of its death
+                    self._on_mail(None)
                 self._guard(self.on_child_exited, msg.childAddress)
             elif isinstance(msg, ActorExitRequest):
                 if self.initialized:

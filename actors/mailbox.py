@@ -114,6 +114,11 @@ class Mailbox:
         self.received += len(out)
         return out
 
+    def receive_all(self) -> list[tuple[bytes, object]]:
+        """Accept and read everything that has arrived, without waiting (see ``receive``)."""
+        self._accept()
+        return self.receive(list(self.inbound))
+
     def _accept(self) -> None:
         while True:
             try:

@@ -23,6 +23,12 @@ def corr() -> str:
     return uuid.uuid4().hex
 
 
+def directory_of(s, path: str) -> set:
+    """The paths ``path`` knows; empty while it does not answer (a loaded machine can take longer than one ask)."""
+    reply = s.client.ask_actor(path, m.StatusRequest(corr=corr()), 2.0)
+    return set(reply.data["directory"]) if reply else set()
+
+
 def command(s, target: str, name: str, **args):
     reply = s.client.ask_actor(target, m.Command(corr=corr(), name=name, args=args, user="test"), 3.0)
     assert reply is not None, f"{target} did not answer {name}"
@@ -35,12 +41,8 @@ def test_every_actor_knows_every_path_and_subscriptions_survive_a_restart(tmp_pa
         # plus whatever the capabilities' subtree builders start (trading/risk, the plugins, ...)
         want |= {n["path"].split("/", 1)[1] for sub in s.tree()["children"] for n in sub["children"]}
 
-        def directory_of(path):
-            reply = s.client.ask_actor(path, m.StatusRequest(corr=corr()), 2.0)
-            return set(reply.data["directory"]) if reply else set()
-
         # ops (issue 8): every subtree now has children of its own (and the root lists itself), so "at least"
-        wait_for(lambda: want <= directory_of("trading/w2"), 10, what="w2 sees the whole tree")
+        wait_for(lambda: want <= directory_of(s, "trading/w2"), 10, what="w2 sees the whole tree")
         assert command(s, "trading/w2", "subscribe", path="ops/w1", topic="t").ok
         wait_for(lambda: command(s, "ops/w1", "publish", topic="t", text="one").text == "1", 5,
                  what="w1 has one subscriber")
@@ -71,8 +73,7 @@ def test_what_one_handler_sends_to_a_peer_arrives_batched_and_in_order(tmp_path)
     from actors.base import BATCH_MAX
     n = BATCH_MAX + 44
     with running_system(tmp_path, TOML) as s:
-        wait_for(lambda: "ops/w1" in set(s.client.ask_actor("trading/w2", m.StatusRequest(corr=corr()), 2.0)
-                                         .data["directory"]), 10, what="w2 knows w1")
+        wait_for(lambda: "ops/w1" in directory_of(s, "trading/w2"), 10, what="w2 knows w1")
         before = s.client.ask_actor("ops/w1", m.StatusRequest(corr=corr()), 2.0).data
         assert command(s, "trading/w2", "burst", to="ops/w1", n=n).ok
         wait_for(lambda: len(command(s, "ops/w1", "seen").data["seen"]) >= n, 10, what="every message arrived")
@@ -89,8 +90,7 @@ def test_actors_of_one_host_talk_through_their_mailboxes_or_else_through_thespia
     from actors.base import BATCH_MAX
     n = BATCH_MAX + 10
     with running_system(tmp_path, TOML, env={"ZEPIX_LOCAL_MAILBOX": mailbox_env}) as s:
-        wait_for(lambda: "ops/w1" in set(s.client.ask_actor("trading/w2", m.StatusRequest(corr=corr()), 2.0)
-                                         .data["directory"]), 10, what="w2 knows w1")
+        wait_for(lambda: "ops/w1" in directory_of(s, "trading/w2"), 10, what="w2 knows w1")
         assert command(s, "trading/w2", "burst", to="ops/w1", n=n).ok
         wait_for(lambda: len(command(s, "ops/w1", "seen").data["seen"]) >= n, 10, what="every message arrived")
         assert command(s, "ops/w1", "seen").data["seen"] == [str(i) for i in range(n)]

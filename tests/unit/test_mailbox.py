@@ -131,3 +131,14 @@ def test_a_forked_child_closes_the_sockets_it_inherited(pair):
 def test_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setenv("ZEPIX_LOCAL_MAILBOX", "0")
     assert not mailbox.available()
+
+
+def test_receive_all_reads_a_new_peers_records_and_what_a_closed_peer_left(pair):
+    """A supervisor reads everything in its mailbox before it handles a child's exit: the child's last words
+    (``Exiting`` with its reason) were queued before it died, on a connection perhaps not even accepted yet."""
+    a, a_addr, b, b_addr = pair
+    last = m.encode(m.Exiting(name="child", reason="restart intensity exceeded"))
+    assert a.send(b.name, b_addr, last) == []
+    a.close()                                   # the sender is gone before b's loop ran
+    got = b.receive_all()
+    assert got == [(last, a_addr)]
