@@ -32,6 +32,8 @@ import struct
 import sys
 from dataclasses import dataclass, field
 
+from actors import messages as m
+
 MAX_RECORD = 60 * 1024      # body bytes per record; longer messages are fragmented
 PENDING_MAX = 50_000         # messages waiting for one full peer before it is given up (a hung actor is killed long before)
 DRAIN_MAX = 512              # records read per wake-up, so a chatty peer cannot starve heartbeats
@@ -151,7 +153,6 @@ class Mailbox:
                 return
             flag, body = data[:1], data[1:]
             if flag == _HELLO:
-                from actors import messages as m   # the codec imports nothing of ours; imported late to stay light
                 try:
                     hello = m.decode(body)
                 except m.CodecError as exc:
@@ -265,9 +266,11 @@ class Mailbox:
         # a message of several records half sent is sent whole again: the receiver drops the half with the connection
         return list(out.pending)
 
+    def sockets(self) -> list[socket.socket]:
+        return [self.listener, *(c.sock for c in self.inbound.values()), *(o.sock for o in self.outbound.values())]
+
     def close(self) -> None:
-        for sock in [self.listener, *(c.sock for c in self.inbound.values()),
-                     *(o.sock for o in self.outbound.values())]:
+        for sock in self.sockets():
             sock.close()
         self.inbound.clear()
         self.outbound.clear()
@@ -288,7 +291,7 @@ _OPEN: list[Mailbox] = []
 
 def _close_inherited() -> None:
     for box in _OPEN:
-        for sock in [box.listener, *(c.sock for c in box.inbound.values()), *(o.sock for o in box.outbound.values())]:
+        for sock in box.sockets():
             try:
                 sock.close()
             except OSError:

@@ -11,7 +11,7 @@ import pytest
 
 from actors import messages as m
 from gateways.telegram import voice as V
-from tests.support.alerts import command
+from tests.support.alerts import risk_status
 from tests.support.broker import send_intent
 from tests.support.system import find, wait_for
 from tests.support.telegram_world import last_seq, telegram_world
@@ -58,12 +58,6 @@ def wait_text(api, needle, since=0, timeout=10.0, method="sendMessage"):
                     f"{[c.params.get('text', '')[:80] for c in api.calls(method, chat_id=CHAT) if c.seq > since][-5:]}")
 
 
-def risk_state(system) -> dict:
-    reply = command(system.client, "trading/risk", "status")
-    assert reply.ok, reply
-    return reply.data
-
-
 def test_the_real_owners_run(world):
     _, system = world
     tree = system.tree()
@@ -77,7 +71,7 @@ def test_status_is_risks_own_answer(world):
     since = last_seq(api)
     api.inject_message(ADMIN, "/status")
     call = wait_text(api, "/status", since=since)
-    s = risk_state(system)
+    s = risk_status(system)
     assert s["state"] == "ACTIVE"
     assert "✅" in call.params["text"] and f"ACTIVE; daily loss {s['daily_loss']}" in call.params["text"]
 
@@ -87,13 +81,13 @@ def test_pause_then_resume_change_risks_state(world):
     since = last_seq(api)
     api.inject_message(ADMIN, "/pause")
     wait_text(api, "trading paused (/pause)", since=since)
-    s = risk_state(system)
+    s = risk_status(system)
     assert s["state"] == "HALTED" and s["reason"] == "trading paused (/pause)"
     since = last_seq(api)
     api.inject_message(ADMIN, "/resume")
     call = wait_text(api, "/resume", since=since)
     assert "ACTIVE" in call.params["text"]
-    assert risk_state(system)["state"] == "ACTIVE"
+    assert risk_status(system)["state"] == "ACTIVE"
 
 
 def test_trades_lists_a_paper_order(world):

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from tests.support.alerts import alert_dict, command, route, v3_entry
+from tests.support.alerts import alert_dict, command, risk_status, route, v3_entry
 from tests.support.system import wait_for
 from tests.support.telegram_world import last_seq, telegram_world
 from tests.support.trading import doubles_toml
@@ -60,12 +60,6 @@ def say(api, text, needle, timeout=10.0):
     since = last_seq(api)
     api.inject_message(ADMIN, text)
     return wait_text(api, needle, since=since, timeout=timeout).params["text"]
-
-
-def risk_status(system) -> dict:
-    reply = command(system.client, "trading/risk", "status")
-    assert reply.ok, reply
-    return reply.data
 
 
 def test_set_daily_cap_changes_the_running_cap_of_the_tier_in_force(world):

@@ -49,3 +49,10 @@ def command(client, path: str, name: str, timeout: float = 5.0, **args) -> m.Com
     reply = client.ask_actor(path, m.Command(corr=uuid.uuid4().hex, name=name, args=args, user="test"), timeout)
     assert reply is not None, f"{path} did not answer {name}"
     return reply
+
+
+def risk_status(system) -> dict:
+    """trading/risk's status figures (tier, caps, state)."""
+    reply = command(system.client, "trading/risk", "status")
+    assert reply.ok, reply
+    return reply.data
