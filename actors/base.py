@@ -53,6 +53,45 @@ BY_THESPIAN_MAX = 20_000   # addresses remembered as "through Thespian" (see _tr
 _MAIL_RETRY = "zepix.mailbox.retry"   # the timer payload that sends what waits for a full peer's mailbox
 
 
+class _AfterSends(logging.Handler):
+    """Wraps the process's log handler (Thespian's forwarder, one TCP message to the logger per record) so that
+    the records of a handler run are passed on after the run's messages have left. A record cost the gateway
+    about 0.3 ms between an order's fill and its answer; now it costs the same after the answer."""
+
+    def __init__(self, inner: logging.Handler):
+        super().__init__(inner.level)
+        self.inner = inner
+        self.held: list | None = None
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if record.levelno < self.inner.level:
+            return False
+        if self.held is None:
+            return self.inner.handle(record)
+        try:
+            record.msg, record.args = record.getMessage(), None    # the arguments as they are now
+        except Exception:   # noqa: BLE001 - the inner handler reports an unformattable record its own way
+            pass
+        self.held.append(record)
+        return True
+
+    def release(self) -> None:
+        held, self.held = self.held, None
+        for record in held or ():
+            self.inner.handle(record)
+
+    @classmethod
+    def install(cls) -> "_AfterSends | None":
+        """Wrap the root logger's handler of this process (once); None when there is no single handler."""
+        root = logging.getLogger()
+        if len(root.handlers) != 1:
+            return None
+        if not isinstance(root.handlers[0], cls):
+            # Thespian's root logger refuses addHandler/removeHandler: its list is changed in place
+            root.handlers[0] = cls(root.handlers[0])
+        return root.handlers[0]
+
+
 class ZepixActor(Actor):
     """Decode, dispatch, Init/Ping, timers, crash-on-bug. Subclasses override ``setup`` and add handlers."""
 
@@ -90,8 +129,8 @@ class ZepixActor(Actor):
         self.early: list[tuple[Any, Any]] = []
         # While a message is handled, what it sends to actors of the tree waits here and leaves in one Batch per
         # peer when the handler is done (same order per peer). None outside a handler: sends go out directly.
-        self._outbox: list[list] | None = None       # [address, [encoded, ...], all late]
-        self._peers: list = []
+        self._outbox: list[list] | None = None       # [address, [encoded, ...], all late, str(address)]
+        self._peers: set[str] = set()                # str(address) of every actor in the directory
         self._mailbox: mailbox.Mailbox | None = None  # this actor's same-host mailbox, from Init on
         self._mailboxes: dict[str, str] = {}          # str(address) -> the peer's mailbox (directory and hellos)
         self._mail_retry = False                      # a retry timer is set
@@ -102,6 +141,7 @@ class ZepixActor(Actor):
         self.codec_errors = 0
         self.started_at = time.time()
         self.log = logging.getLogger(f"zepix.{self.name}")
+        self._logs = _AfterSends.install()           # log records of a handler run leave after its messages
 
     # -- hooks for subclasses ----------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -148,6 +188,11 @@ class ZepixActor(Actor):
 
     def after(self, seconds: float, key: Any) -> None:
         self.wakeupAfter(max(0.0, seconds), payload=key)
+
+    @property
+    def where(self) -> str:
+        """This actor's path in the directory ("trading/combined_v3"), without the root's name."""
+        return self.path.split("/", 1)[1] if self.path.startswith("zepix-root/") else self.path
 
     @property
     def mailbox_name(self) -> str:
@@ -204,6 +249,9 @@ class ZepixActor(Actor):
             yield
             return
         self._outbox = []
+        logs = self._logs
+        if logs is not None and logs.held is None:
+            logs.held = []
         try:
             yield
         finally:
@@ -211,6 +259,8 @@ class ZepixActor(Actor):
                 self._flush_outbox()
             finally:
                 self._outbox = None
+                if logs is not None:
+                    logs.release()
 
     def send_now(self) -> None:
         """What this handler has sent so far leaves now instead of when it returns: the next step of an alert (a
@@ -220,25 +270,27 @@ class ZepixActor(Actor):
 
     def _post(self, targetAddr, msg, late: bool) -> None:
         box = self._outbox
-        if box is not None and isinstance(msg, (bytes, bytearray)) and (
-                targetAddr in self._peers or str(targetAddr) in self._mailboxes):
+        # addresses are compared by their text: Thespian's address equality cost ~5 µs a comparison, and scanning
+        # the peers and the outbox with it was a sixth of the gateway's time per order
+        key = str(targetAddr)
+        if box is not None and isinstance(msg, (bytes, bytearray)) and (key in self._peers or key in self._mailboxes):
             for entry in box:
-                if entry[0] == targetAddr:
+                if entry[3] == key:
                     entry[1].append(bytes(msg))
                     entry[2] = entry[2] and late
                     return
-            box.append([targetAddr, [bytes(msg)], late])
+            box.append([targetAddr, [bytes(msg)], late, key])
             return
         if box:
-            self._flush_outbox(targetAddr)    # keep the order of what was already queued for this target
+            self._flush_outbox(key)    # keep the order of what was already queued for this target
         self._transmit(targetAddr, msg)
 
-    def _flush_outbox(self, only=None) -> None:
+    def _flush_outbox(self, only: str | None = None) -> None:
         box = sorted(self._outbox or [], key=lambda entry: entry[2])    # stable: the late ones last
         keep = []
-        for addr, items, late in box:
-            if only is not None and addr != only:
-                keep.append([addr, items, late])
+        for addr, items, late, key in box:
+            if only is not None and key != only:
+                keep.append([addr, items, late, key])
                 continue
             for i in range(0, len(items), BATCH_MAX):
                 chunk = items[i:i + BATCH_MAX]
@@ -408,7 +460,7 @@ class ZepixActor(Actor):
 
     def _on_directory(self, msg: m.Directory) -> None:
         previous, self.directory = self.directory, dict(msg.entries)
-        self._peers = list(self.directory.values())
+        self._peers = {str(a) for a in self.directory.values()}
         self._learn_mailboxes(self.directory, msg.mailboxes)
         for path, topics in self.wanted.items():
             addr = self.directory.get(path)

@@ -506,6 +506,23 @@ class OrderIntent:
     comment: str = ""               # cut to 31 characters by the gateway
     alert_id: str = ""
     detail: dict = field(default_factory=dict)   # e.g. {"order": "A", "trade_id": ...}; echoed in the outcome
+    reply_to: str = ""              # directory path answered instead of the sender: trading/risk forwards a
+                                    # plugin's approved intent, the plugin gets the outcome
+
+
+def outcome_dict(o: "OrderOutcome") -> dict:
+    """An OrderOutcome as a JSON-ready dict (the gateway's ledger keeps each intent's outcome so)."""
+    d = {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+    for k in ("price", "volume"):
+        d[k] = None if d[k] is None else str(d[k])
+    return d
+
+
+def outcome_from(d: dict) -> "OrderOutcome":
+    d = dict(d)
+    for k in ("price", "volume"):
+        d[k] = None if d.get(k) is None else Decimal(d[k])
+    return OrderOutcome(**d)
 
 
 @message("ord.modify")
@@ -641,7 +658,11 @@ class TgSend:
 #    "volume": "0.02", "risk": "14.74" (money lost at the SL; OPEN only), "fixed_risk": false (Order B: the SL is a
 #    money amount, cutting the volume does not reduce it), "volume_min": "0.01", "volume_step": "0.01",
 #    "old_sl": "..." | None, "new_sl": "..." | None}
-# Verdict items: {"role": "A", "ok": true, "volume": "0.02", "reason": ""}.
+# Verdict items: {"role": "A", "ok": true, "volume": "0.02", "reason": "", "forwarded": true}.
+# A check may carry the OrderIntent of each order (``intents``, same order, reply_to the plugin): trading/risk then
+# sends each approved one to broker/gateway itself, at the approved volume, before its verdict ("forwarded": true),
+# which saves the order a trip back through the plugin. Without a gateway in its directory it forwards nothing and
+# the plugin sends the approved intents as before.
 
 @message("risk.check")
 @dataclass(frozen=True)
@@ -650,6 +671,7 @@ class RiskCheck:
     plugin: str
     orders: tuple
     alert_id: str = ""
+    intents: tuple = ()             # OrderIntent per order (or empty): forwarded by trading/risk when approved
 
 
 @message("risk.verdict")

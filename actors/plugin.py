@@ -1,15 +1,18 @@
 """`PluginActor`: one strategy plugin at trading/<name> (combined_v3, price_action_1m/5m/15m/1h, legacy_v4).
 
-The configuration chooses the strategy family (strategies/plugins.py). For each `AlertRoute` from ingress/router:
-decide with the pure strategy -> record the signal -> close what the decision closes (CloseIntent per ticket found
-in the plugin's database) -> ask trading/risk about the entry's orders -> send the approved ones to broker/gateway
-as `OrderIntent`s -> record every outcome -> answer `AlertOutcome` to ingress/webhook (decided, then executed /
-rejected / skipped with the reason) and publish `TradeOpened` / `TradeClosed` on topic "entries".
+The configuration chooses the strategy family (strategies/plugins.py). For each `AlertRoute` (from ingress/webhook,
+or ingress/router for fan-outs and restarts): decide with the pure strategy -> close what the decision closes
+(CloseIntent per ticket found in the plugin's database) -> ask trading/risk about the entry's orders, the check
+carrying each order's `OrderIntent` (trading/risk sends the approved ones on to broker/gateway itself, which answers
+here) -> record the signal and the orders (CHECKING) -> record the verdict and every outcome -> answer
+`AlertOutcome` to ingress/webhook (decided, then executed / rejected / skipped with the reason) and publish
+`TradeOpened` / `TradeClosed` on topic "entries".
 
 Money safety: intent ids are `<plugin>:<alert_id>:<role>`, so a replayed alert or a resent intent can never place a
 second order (the gateway answers a known intent id with what it already did); an alert whose signal row exists is
-never decided again; intents still PENDING after a restart are sent again with the same id. Shadow mode decides
-and records, and places nothing.
+never decided again; intents still PENDING after a restart are sent again with the same id, and intents still
+CHECKING (their risk verdict lost to a restart) are settled with the gateway, which voids the ones it never received.
+Shadow mode decides and records, and places nothing.
 
 `LegacyFallbackPlugin` is combined_v3's fallback: the same actor running the legacy logic (with the V3 bridge) at
 the same path, writing into the same database.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import time
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -60,6 +63,8 @@ class Job:
     risk_deadline: float = 0.0
     risk_msg: Any = None
     risk_sent: bool = False
+    planned: dict = field(default_factory=dict)      # intent_id -> OrderIntent in the risk check (planned volume)
+    early: list = field(default_factory=list)        # (OrderOutcome, sender) that overtook the risk verdict
     intents: dict = field(default_factory=dict)      # intent_id -> message sent
     sent_at: dict = field(default_factory=dict)      # intent_id -> monotonic time of the last send
     results: dict = field(default_factory=dict)      # intent_id -> (ok, text)
@@ -67,6 +72,8 @@ class Job:
     reasons: list = field(default_factory=list)
     unsent: set = field(default_factory=set)         # intents waiting for broker/gateway to appear
     held: bool = False                               # still being set up: not finished even if all is answered
+    price_at: float = 0.0                            # the alert's arrival (the time of its price)
+    decided: Any = None                              # the "decided" AlertOutcome, sent with the next outcome
     journal: bool = True                             # an alert of the journal (False: a re-entry signal)
 
 
@@ -175,9 +182,23 @@ class PluginActor(ZepixActor):
     def _today(self) -> str:
         return utcnow().astimezone(self.tz).date().isoformat()
 
+    def _alert_price(self, alert: ParsedAlert, at: float) -> None:
+        """The paper broker's "alert" price source follows each symbol's latest alert (MT5 ignores this)."""
+        if alert.price is not None:
+            self.tell_peer(GATEWAY, m.AlertPrice(symbol=alert.broker_symbol, price=alert.price, at=at,
+                                                 alert_id=""))
+
     def _outcome(self, alert_id: str, status: str, reason: str = "", reply_to=None, **detail) -> None:
-        out = m.AlertOutcome(alert_id=alert_id, status=status, source=self.path, reason=reason, detail=detail,
-                             at=time.time())
+        self._send_outcome(m.AlertOutcome(alert_id=alert_id, status=status, source=self.path, reason=reason,
+                                          detail=detail, at=time.time()), reply_to)
+
+    def _send_decided(self, job: "Job") -> None:
+        if job.decided is not None:
+            out, job.decided = job.decided, None
+            self._send_outcome(out, job.reply_to)
+
+    def _send_outcome(self, out: m.AlertOutcome, reply_to) -> None:
+        alert_id, status, reason = out.alert_id, out.status, out.reason
         sent = self.tell_peer(JOURNAL, out)
         journal = self.peer(JOURNAL)
         if reply_to is not None and reply_to != journal:
@@ -242,15 +263,11 @@ class PluginActor(ZepixActor):
                                       trade_id=None, version=self.pset.version)
             self._outcome(aid, "rejected", reason, sender)
             return
-        if alert.price is not None:
-            # the paper broker's "alert" price source follows each symbol's latest alert (MT5 ignores this); sent
-            # before any intent of this alert, from this same actor, so the gateway sees the price first
-            self.tell_peer(GATEWAY, m.AlertPrice(symbol=alert.broker_symbol, price=alert.price, at=msg.received_at,
-                                                 alert_id=aid))
         base = dict(alert_id=aid, received=now.isoformat(), signal_type=alert.signal_type, symbol=alert.symbol,
                     direction=alert.direction.value if alert.direction else None, timeframe=alert.timeframe,
                     signal_json=msg.alert, trade_id=None, version=self.pset.version)
         if not self.enabled:
+            self._alert_price(alert, msg.received_at)
             with self.store.db:
                 self.store.add_signal(decision="skipped", skip_reason=f"{self.plugin} is disabled", **base)
                 self.store.bump_daily(self._today(), signals=1)
@@ -263,6 +280,7 @@ class PluginActor(ZepixActor):
             source = "v3" if alert.format.value == "v3" else self.family
             decisions = S.gate_entries(self.sessions, decisions, alert.symbol, source, now)
         except Exception as exc:   # a strategy bug must not lose the alert: it is recorded and answered
+            self._alert_price(alert, msg.received_at)
             self.errors += 1
             self.log.exception("%s: strategy failed on %s", self.path, aid)
             reason = f"strategy error: {type(exc).__name__}: {exc}"
@@ -284,7 +302,13 @@ class PluginActor(ZepixActor):
             decision = "skipped"
         else:
             decision = "recorded"
-        job = Job(aid, alert, sender, t0, enter=enter, trade_id=trade_id or "", reasons=list(skips))
+        job = Job(aid, alert, sender, t0, enter=enter, trade_id=trade_id or "", reasons=list(skips),
+                  price_at=msg.received_at)
+        if not enter or closes or self.shadow:
+            # before any close of this alert, from this same actor, so the gateway sees the price first. An entry's
+            # intents carry the price themselves: a separate message would wake the gateway while trading/risk
+            # checks the entry, and compete with it for a core (sent after all if risk refuses the entry)
+            self._alert_price(alert, msg.received_at)
         if (enter or closes) and not self.shadow:
             # The orders' next step leaves before this alert's records are written, which take longer than the
             # decision. A crash while writing loses nothing: no order goes out without the risk verdict, which a
@@ -308,6 +332,8 @@ class PluginActor(ZepixActor):
                 else:
                     self.state[r.key] = r.value
             self._family_rows(alert, aid, decisions, enter, skips, now, facts)
+            if enter and not self.shadow:
+                self._checking_rows(job)
         for d in decisions:
             if isinstance(d, Notify):
                 self.notify(d.kind, d.priority, d.text, alert_id=aid, symbol=alert.symbol)
@@ -323,8 +349,11 @@ class PluginActor(ZepixActor):
             self._shadow(job, closes)
             self._latency(t0)
             return
-        self._outcome(aid, "decided", "; ".join(skips), sender,
-                      orders=[{"role": o.role, "volume": str(o.volume)} for o in enter.orders] if enter else [])
+        # "decided" waits for the alert's next outcome (or the sweep, at most 0.25 s): sent now it would wake the
+        # journal while the orders are on their way, and the journal keeps the time it was decided either way
+        job.decided = m.AlertOutcome(alert_id=aid, status="decided", source=self.path, reason="; ".join(skips),
+                                     detail={"orders": [{"role": o.role, "volume": str(o.volume)} for o in
+                                                        enter.orders] if enter else []}, at=time.time())
         job.held = False
         self._maybe_done(job)
 
@@ -373,11 +402,12 @@ class PluginActor(ZepixActor):
                                                      f"{msg.side} not placed: {why}", symbol=symbol, signal_id=sid)
             return
         trade_id = f"{self.plugin}:{sid}"
-        with self.store.db:
-            self.store.add_signal(decision="decided", skip_reason=None, trade_id=trade_id, **base)
         job = Job(sid, None, None, time.perf_counter(), enter=enter, trade_id=trade_id, journal=False)
         self.jobs[sid] = job
         self._ask_risk(job, facts)
+        with self.store.db:
+            self.store.add_signal(decision="decided", skip_reason=None, trade_id=trade_id, **base)
+            self._checking_rows(job)
 
     def _send_trends(self, symbol: str, records: list) -> None:
         """Tell trading/positions the trend this plugin now sees (re-entries need it to agree, facts §4.4): legacy
@@ -472,6 +502,13 @@ class PluginActor(ZepixActor):
                       job.reply_to, shadow=True)
 
     # -- closes ------------------------------------------------------------------------------------------------
+    def _checking_rows(self, job: Job) -> None:
+        """The entry's orders, written while trading/risk checks them: CHECKING until the verdict, then PENDING
+        (approved, at the approved volume) or REJECTED with the reason."""
+        for plan in job.enter.orders:
+            iid = self._intent_id(job.alert_id, plan.role)
+            self.store.add_trade(self._trade_row(job, plan, plan.volume, iid, "CHECKING", False))
+
     def _send_closes(self, job: Job, close: Close) -> None:
         rows = self.store.open_trades(close.symbol, [s.value for s in close.sides])
         if not rows:
@@ -496,26 +533,47 @@ class PluginActor(ZepixActor):
 
     # -- risk --------------------------------------------------------------------------------------------------
     def _ask_risk(self, job: Job, facts: Facts) -> None:
+        """The check carries each order's intent: trading/risk sends the approved ones on to the gateway."""
         e = job.enter
-        orders = tuple({"role": p.role, "kind": "OPEN", "symbol": e.symbol, "side": p.side.value,
-                        "volume": str(p.volume), "risk": str(p.risk), "fixed_risk": p.fixed_risk,
-                        "volume_min": str(facts.spec.volume_min), "volume_step": str(facts.spec.volume_step)}
+        orders = tuple({"role": p.role, "kind": "OPEN", "symbol": e.symbol, "broker_symbol": e.broker_symbol,
+                        "side": p.side.value, "volume": str(p.volume), "risk": str(p.risk),
+                        "fixed_risk": p.fixed_risk, "volume_min": str(facts.spec.volume_min),
+                        "volume_step": str(facts.spec.volume_step)}
                        for p in e.orders)
+        alert_price = {"alert_price": str(job.alert.price), "alert_at": job.price_at} \
+            if job.alert is not None and job.alert.price is not None else {}
+        for p in e.orders:
+            iid = self._intent_id(job.alert_id, p.role)
+            job.planned[iid] = m.OrderIntent(
+                intent_id=iid, plugin=self.plugin, symbol=e.broker_symbol, side=p.side.value, volume=p.volume,
+                sl=p.sl, tp=p.tp, comment=p.comment, alert_id=job.alert_id, reply_to=self.where,
+                detail={"order": p.role, "trade_id": job.trade_id, "price_hint": str(e.price),
+                        "version": self.pset.version, **alert_price})
+            self.by_intent[iid] = job.alert_id    # an outcome can overtake the verdict
         job.risk_corr = f"{self.plugin}:{job.alert_id}:risk"
         job.risk_deadline = time.monotonic() + float(self.tcfg["risk_timeout"])
         self.by_corr[job.risk_corr] = job.alert_id
-        job.risk_msg = m.RiskCheck(corr=job.risk_corr, plugin=self.plugin, orders=orders, alert_id=job.alert_id)
+        job.risk_msg = m.RiskCheck(corr=job.risk_corr, plugin=self.plugin, orders=orders, alert_id=job.alert_id,
+                                   intents=tuple(job.planned.values()))
         # while trading/risk is not (yet) in the directory the check waits, up to risk_timeout, then is refused
         job.risk_sent = self.tell_peer(RISK, job.risk_msg)
 
-    def _risk_refused(self, job: Job, reason: str) -> None:
+    def _risk_refused(self, job: Job, reason: str, void: bool = False) -> None:
+        """Nothing of this entry goes out. ``void``: the check may still be on its way (trading/risk did not answer
+        in time), and an approval would send the orders from there: the gateway is told to refuse them."""
         job.risk_corr = ""
         job.reasons.append(reason)
+        if job.alert is not None:
+            self._alert_price(job.alert, job.price_at)    # the entry's intents, which carry it, stay here
         with self.store.db:
-            for plan in job.enter.orders:
-                iid = self._intent_id(job.alert_id, plan.role)
-                self.store.add_trade(self._trade_row(job, plan, plan.volume, iid, "REJECTED", False, reason))
+            for iid in job.planned:
+                self.store.update_trade(iid, status="REJECTED", close_reason=reason)
             self.store.set_signal(job.alert_id, "rejected", "; ".join(job.reasons))
+        if void:
+            for iid in job.planned:
+                self._void(iid, reason)
+        for iid in job.planned:
+            self.by_intent.pop(iid, None)
         job.enter = None
         self._maybe_done(job)
 
@@ -538,23 +596,26 @@ class PluginActor(ZepixActor):
                 if not v.get("ok"):
                     reason = f"Order {plan.role} refused by risk: {v.get('reason')}"
                     job.reasons.append(reason)
-                    self.store.add_trade(self._trade_row(job, plan, plan.volume, iid, "REJECTED", False, reason))
+                    self.store.update_trade(iid, status="REJECTED", close_reason=reason)
+                    self.by_intent.pop(iid, None)
                     continue
                 volume = Decimal(str(v.get("volume") or plan.volume))
                 if v.get("reason"):
                     job.reasons.append(f"Order {plan.role}: {v['reason']}")
-                self.store.add_trade(self._trade_row(job, plan, volume, iid, "PENDING", False))
-                to_send.append((iid, plan, volume))
+                self.store.update_trade(iid, status="PENDING", lot_size=volume)
+                to_send.append((iid, replace(job.planned[iid], volume=volume), bool(v.get("forwarded"))))
             self.store.set_signal(job.alert_id, "traded", "; ".join(job.reasons) or None)
-        e = job.enter
-        for iid, plan, volume in to_send:
-            self._send_intent(job, iid, m.OrderIntent(
-                intent_id=iid, plugin=self.plugin, symbol=e.broker_symbol, side=plan.side.value, volume=volume,
-                sl=plan.sl, tp=plan.tp, comment=plan.comment, alert_id=job.alert_id,
-                detail={"order": plan.role, "trade_id": job.trade_id, "price_hint": str(e.price),
-                        "version": self.pset.version,
-                        **({"alert_price": str(job.alert.price)}
-                           if job.alert is not None and job.alert.price is not None else {})}))
+        for iid, intent, forwarded in to_send:
+            if forwarded:
+                # trading/risk sent it to the gateway already; the gateway answers here
+                job.intents[iid] = intent
+                job.sent_at[iid] = time.monotonic()
+                self.by_intent[iid] = job.alert_id
+            else:
+                self._send_intent(job, iid, intent)
+        early, job.early = job.early, []
+        for outcome, sender_ in early:
+            self._on_order_outcome(outcome, sender_)
         self._maybe_done(job)
 
     # -- outcomes ----------------------------------------------------------------------------------------------
@@ -562,6 +623,10 @@ class PluginActor(ZepixActor):
     def _on_order_outcome(self, msg: m.OrderOutcome, sender) -> None:
         aid = self.by_intent.get(msg.intent_id)
         job = self.jobs.get(aid) if aid else None
+        if job is not None and job.risk_corr:
+            # the gateway's answer to an intent trading/risk forwarded overtook the risk verdict (other sender)
+            job.early.append((msg, sender))
+            return
         row = self.store.trade_by_intent(msg.intent_id)
         if msg.status in ("filled", "placed"):
             if row is not None:
@@ -625,24 +690,58 @@ class PluginActor(ZepixActor):
             else:
                 self.log.info("%s: re-entry %s placed", self.path, job.alert_id)
             return
+        self._send_decided(job)
         self._outcome(job.alert_id, status, "; ".join(job.reasons), job.reply_to,
                       results={iid: text for iid, (_, text) in job.results.items()})
         self._latency(job.started)
 
     def _resend_pending(self, alert_id: str | None = None) -> None:
-        """PENDING rows have an intent whose outcome never came back: ask again with the same intent id."""
-        for row in self.store.pending():
+        """PENDING rows have an intent whose outcome never came back: ask again with the same intent id. CHECKING
+        rows lost their risk verdict to a restart: trading/risk may have sent them on, so the gateway is asked what
+        became of them (and refuses them from now on if they never arrived)."""
+        for row in self.store.pending(("PENDING", "CHECKING")):
             if alert_id and row["alert_id"] != alert_id:
                 continue
             if row["alert_id"] in self.jobs:
                 continue
-            # re-built from the row; the gateway recognises the intent id and never places it twice
-            self.tell_peer(GATEWAY, m.OrderIntent(
-                intent_id=row["intent_id"], plugin=self.plugin, symbol=row["symbol"], side=row["direction"],
-                volume=Decimal(row["lot_size"]), sl=Decimal(row["sl_price"]) if row["sl_price"] else None,
-                tp=Decimal(row["tp_price"]) if row["tp_price"] else None, alert_id=row["alert_id"] or "",
-                detail={"order": row["order_role"], "trade_id": row["trade_id"], "resent": True,
-                        "price_hint": row["entry_price"]}))
+            if row["status"] == "CHECKING":
+                self._void(row["intent_id"], "its risk verdict was lost to a restart of " + self.plugin)
+            else:
+                self._resend_row(row)
+
+    def _resend_row(self, row) -> None:
+        # re-built from the row; the gateway recognises the intent id and never places it twice
+        self.tell_peer(GATEWAY, m.OrderIntent(
+            intent_id=row["intent_id"], plugin=self.plugin, symbol=row["symbol"], side=row["direction"],
+            volume=Decimal(row["lot_size"]), sl=Decimal(row["sl_price"]) if row["sl_price"] else None,
+            tp=Decimal(row["tp_price"]) if row["tp_price"] else None, alert_id=row["alert_id"] or "",
+            detail={"order": row["order_role"], "trade_id": row["trade_id"], "resent": True,
+                    "price_hint": row["entry_price"]}))
+
+    def _void(self, intent_id: str, reason: str) -> None:
+        self.tell_peer(GATEWAY, m.BrokerQuery(corr=f"void:{intent_id}", what="void",
+                                              args={"intent_id": intent_id, "plugin": self.plugin, "reason": reason}))
+
+    def _voided(self, intent_id: str, data: dict) -> None:
+        """The gateway's answer about an intent whose risk verdict was lost: what it did is what happened."""
+        row = self.store.trade_by_intent(intent_id)
+        if row is None or row["status"] not in ("CHECKING", "REJECTED"):
+            return
+        if data.get("state") == "pending":
+            # the gateway has it in hand (a restarted gateway finishes its own unfinished intents): asked again
+            # later; never sent from here, as only trading/risk knows the volume it approved
+            self.after(float(self.tcfg["order_timeout"]), ("void", intent_id))
+            return
+        out = data.get("outcome") or {}
+        if out.get("status") in ("filled", "placed"):
+            with self.store.db:
+                self.store.update_trade(intent_id, status="PENDING")
+            self._on_order_outcome(m.outcome_from(out), None)
+            self.log.warning("%s: %s was placed after all (ticket %s): its trade is open", self.path, intent_id,
+                             out.get("ticket"))
+        elif row["status"] == "CHECKING":
+            with self.store.db:
+                self.store.update_trade(intent_id, status="REJECTED", close_reason=out.get("reason") or "voided")
 
     # -- positions closing at the broker -----------------------------------------------------------------------
     @handles(m.TradeEvent)
@@ -681,18 +780,30 @@ class PluginActor(ZepixActor):
     def _on_broker_reply(self, msg: m.BrokerReply, sender) -> None:
         if msg.corr.startswith("sym:") and msg.ok and isinstance(msg.data, dict):
             self.symbol_info[msg.corr[4:]] = msg.data.get("info", msg.data)
+        elif msg.corr.startswith("void:"):
+            if msg.ok and isinstance(msg.data, dict):
+                self._voided(msg.corr[5:], msg.data)
+            else:
+                self.log.warning("%s: the gateway could not say what became of %s: %s", self.path, msg.corr[5:],
+                                 msg.error)
 
     def on_timer(self, key) -> None:
+        if isinstance(key, tuple) and key[0] == "void":
+            row = self.store.trade_by_intent(key[1])
+            if row is not None and row["status"] == "CHECKING":
+                self._void(key[1], "its risk verdict was lost to a restart of " + self.plugin)
+            return
         if key != "sweep":
             return
         now = time.monotonic()
         timeout = float(self.tcfg["order_timeout"])
         for job in list(self.jobs.values()):
+            self._send_decided(job)
             if job.risk_corr and now > job.risk_deadline:
                 self.by_corr.pop(job.risk_corr, None)
                 self._risk_refused(job, "trading/risk did not answer within " f"{self.tcfg['risk_timeout']} s"
                                    if job.risk_sent else "trading/risk is not running: no order goes out without "
-                                   "a risk check")
+                                   "a risk check", void=job.risk_sent)
                 continue
             for iid, msg in list(job.intents.items()):
                 if iid not in job.results and now - job.sent_at[iid] > timeout:

@@ -77,6 +77,7 @@ class RiskActor(ZepixActor):
             self.state = R.initial_state(Decimal(str(self.tcfg["starting_balance"])), now, self.settings)
             self._save()
         self.balance_corr = ""
+        self.forwarded = 0                      # approved intents sent on to broker/gateway from here
         self.relays: dict[str, tuple] = {}      # our corr at ops/config -> (asker's corr, asker, what)
         self.subscribe_to(GATEWAY, "trades")
         self.after(float(self.tcfg["risk_tick"]), "tick")
@@ -188,12 +189,29 @@ class RiskActor(ZepixActor):
         reason = "; ".join(reasons)
         if not ok and not reason:
             reason = "nothing to check"
+        self._forward(msg, items)
         self.tell(sender, m.RiskVerdict(corr=msg.corr, ok=ok, orders=tuple(items), reason=reason,
                                         state=self.state.status.value))
         # a refusal (or a cut) is worth a line; an approval is in the plugin's database and the journal already,
         # and a log record is one more message through this actor's transport before the next check
         self.log.log(logging.INFO if reason else logging.DEBUG, "%s: check %s for %s alert %s -> %s %s", self.path,
                      msg.corr, msg.plugin, msg.alert_id, "ok" if ok else "refused", reason)
+
+    def _forward(self, msg: m.RiskCheck, items: list) -> None:
+        """Each approved order's intent goes to broker/gateway from here, at the approved volume: the order's
+        shortest way (NautilusTrader's RiskEngine -> ExecutionEngine); the gateway answers the plugin (reply_to).
+        Only an intent that is exactly the order checked (same role, symbol, side) goes; anything else, and every
+        intent while no gateway is in the directory, stays with the plugin, which sends what was approved."""
+        gateway = self.peer(GATEWAY) if msg.intents else None
+        for order, item, intent in zip(msg.orders, items, msg.intents):
+            item["forwarded"] = False
+            if gateway is None or not item["ok"] or not isinstance(intent, m.OrderIntent) or not isinstance(
+                    order, dict) or (intent.detail.get("order"), intent.symbol, intent.side) != (
+                    item["role"], order.get("broker_symbol", order.get("symbol")), order.get("side")):
+                continue
+            self.tell(gateway, replace(intent, volume=Decimal(item["volume"])))
+            item["forwarded"] = True
+            self.forwarded += 1
 
     def _check_one(self, order: dict, working: R.RiskState, now: datetime) -> tuple[dict, R.RiskState]:
         role = str(order.get("role", ""))
@@ -339,7 +357,8 @@ class RiskActor(ZepixActor):
                 "tier_pinned": self.settings.pinned_tier is not None,
                 "daily_loss": s.daily_loss, "daily_profit": s.daily_profit, "lifetime_loss": s.lifetime_loss,
                 "headroom": s.headroom, "daily_loss_cap": str(tier.daily_loss_cap),
-                "lifetime_loss_cap": str(tier.lifetime_loss_cap), "per_trade_cap": str(tier.per_trade_cap)}
+                "lifetime_loss_cap": str(tier.lifetime_loss_cap), "per_trade_cap": str(tier.per_trade_cap),
+                "forwarded": self.forwarded}
 
     def status_data(self) -> dict:
         return self._status()

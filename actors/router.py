@@ -1,10 +1,14 @@
-"""The router actor (``ingress/router``): hands each accepted alert to the plugin that owns it.
+"""The router actor (``ingress/router``): hands an accepted alert to the plugin that owns it when the webhook does not.
+
+The webhook hands an alert with one target whose plugin is in the directory to that plugin itself (one actor hop
+less; ``routing.direct``). Everything else comes here: alerts without a target, fan-outs, alerts whose plugin is
+not in the directory, the webhook's re-sends, and every alert when ``routing.direct`` is off.
 
 Before routing, the V4 <-> V5 bridge (``strategies.bridge``) translates old names (``combinedlogic-1`` ->
 combined_v3 LOGIC1, ``ZepixPremium`` -> legacy_v4). The targets come from ``[routing]``
-(``strategies.routing.RoutingTable.route_all``; V6 trend updates of an unlisted timeframe fan out to every V6
-plugin). Delivered: the plugin gets ``AlertRoute`` and the journal (``ingress/webhook``) gets ``AlertOutcome``
-"routed" with the target.
+(``strategies.routing.route_alert``, the same pure decision the webhook makes; V6 trend updates of an unlisted
+timeframe fan out to every V6 plugin). Delivered: the plugin gets ``AlertRoute`` and the journal
+(``ingress/webhook``) gets ``AlertOutcome`` "routed" with the target.
 
 A target that belongs to the running system (it is in the supervision tree built from the configuration) but is
 not in the directory right now is restarting: its alerts wait here, in order, at most ``routing.wait_max`` of them
@@ -26,8 +30,7 @@ from collections import OrderedDict
 
 from actors import messages as m
 from actors.base import ZepixActor, handles
-from strategies.bridge import bridge
-from strategies.routing import RoutingTable
+from strategies.routing import RoutingTable, route_alert
 
 WEBHOOK = "ingress/webhook"
 WAIT_TIMER = "router.wait"
@@ -55,10 +58,6 @@ def expected_paths(config: dict) -> set[str] | None:
 
 
 class RouterActor(ZepixActor):
-
-    @property
-    def where(self) -> str:
-        return self.path.split("/", 1)[1] if self.path.startswith("zepix-root/") else self.path
 
     def setup(self) -> None:
         self._configure(self.config)
@@ -126,11 +125,8 @@ class RouterActor(ZepixActor):
         if not self.have_directory:
             self.waiting.append(msg)     # bounded by the webhook's routing.max_in_flight
             return
-        alert, note = bridge(msg.alert)
-        if alert is not msg.alert:
-            msg = m.AlertRoute(alert_id=msg.alert_id, alert=alert, received_at=msg.received_at)
-        targets, why = self.table.route_all(alert)
-        why = f"{note}; {why}" if note else why
+        alert, targets, why = route_alert(self.table, msg.alert)
+        msg = m.AlertRoute(alert_id=msg.alert_id, alert=alert, received_at=msg.received_at)
         if not targets:
             self._skip(msg, why, "")
             return

@@ -9,9 +9,20 @@ It owns its listening socket without threads: Thespian watches the socket and ev
 
 An alert is authenticated by the URL token (constant-time compare; a wrong token is 401 and the body is never
 parsed), optionally by source address, parsed (``strategies.alerts.parse_alert``), de-duplicated, committed to
-the journal, answered, and handed to ``ingress/router``. Outcomes (``AlertOutcome``) from anyone move the alert's
-journal status on. After a restart of this actor or of the router, accepted alerts that were not routed yet are
-routed again (downstream is idempotent by alert_id). No limit, bad request or broken peer stops the actor.
+the journal, answered, and routed. Outcomes (``AlertOutcome``) from anyone move the alert's journal status on.
+
+Routing, without a hop where it can (``routing.direct``, on by default): the webhook decides the route with the
+router's own pure code (``strategies.routing.route_alert``: bridge, then the table). An alert with exactly one
+target whose plugin is in the directory is handed to that plugin directly, and the webhook journals its "routed"
+step itself (source ``ingress/webhook``). Everything else goes to ``ingress/router`` as before (no target: skipped
+with the reason; fan-out; a plugin not in the directory: parked while it restarts), as do the re-sends below.
+
+Nothing is lost, and a repeat is harmless (plugins are idempotent by alert_id). At most ``routing.max_in_flight``
+alerts wait for their first answer (the router's, or a plugin's for a direct hand-off); the rest wait here in
+order. Sent again, through the router: a direct hand-off whose plugin left the directory or came back at a new
+address before answering, and anything unanswered after ``IN_FLIGHT_TIMEOUT``. After a restart of this actor, or
+of the router, what the router held and what was not routed yet is routed again. No limit, bad request or broken
+peer stops the actor.
 """
 from __future__ import annotations
 
@@ -28,12 +39,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from thespian.actors import ActorExitRequest
+
 from actors import messages as m
 from actors.base import ZepixActor, handles
+from config.errors import ConfigError
 from gateways.http.access import Access, RateLimiter
 from gateways.http.protocol import Limits, ProtocolError, Request, ServerConnection
 from gateways.storage.journal import Journal
 from strategies.alerts import AlertError, ParserSettings, content_key, dedupe_key, parse_alert
+from strategies.routing import RoutingTable, route_alert
 
 ROUTER = "ingress/router"
 HINTS = ("symbol", "strategy", "tf")
@@ -42,8 +57,9 @@ RECV_CHUNK = 65536
 ACCEPT_BATCH = 64
 PURGE_EVERY = 86400.0
 LOG_PER_SECOND = 5
-IN_FLIGHT_TIMEOUT = 10.0    # seconds without the router's answer before an alert's slot is freed
+IN_FLIGHT_TIMEOUT = 10.0    # seconds without an answer (router's, or plugin's) before an alert is sent again
 ROUTE_GATHER = 0.005        # seconds: alerts closer together than this travel to the router together
+HANDED = "handed to the plugin directly by the webhook"
 
 
 @dataclass
@@ -55,6 +71,15 @@ class Conn:
     last: float                          # last byte received or response sent
     started: float | None = None         # first byte of the request in progress
     out: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(slots=True)
+class Sent:
+    """An alert waiting for its first answer."""
+    at: float                   # monotonic time it was sent
+    msg: m.AlertRoute           # as accepted (a re-send goes to the router, which bridges it again)
+    targets: tuple              # the plugins it is going to, as far as the webhook knows
+    addr: object = None         # a direct hand-off: the plugin's address told; None: sent to the router
 
 
 def new_alert_id(received_at: float) -> str:
@@ -73,11 +98,6 @@ def reject_status(err: AlertError) -> int:
 
 
 class WebhookActor(ZepixActor):
-
-    @property
-    def where(self) -> str:
-        """The directory path ("ingress/webhook"), as reported in AlertOutcome.source."""
-        return self.path.split("/", 1)[1] if self.path.startswith("zepix-root/") else self.path
 
     def setup(self) -> None:
         cfg = self.config
@@ -110,15 +130,18 @@ class WebhookActor(ZepixActor):
         self._log_window, self._log_count, self._log_dropped = 0.0, 0, 0
         self.stats = {"accepted": 0, "duplicate": 0, "rejected": 0, "unauthorized": 0, "forbidden": 0,
                       "rate_limited": 0, "too_large": 0, "timeouts": 0, "overflow": 0, "errors": 0,
-                      "connections": 0, "redelivered": 0, "outcomes": 0}
+                      "connections": 0, "redelivered": 0, "outcomes": 0, "handed": 0, "to_router": 0,
+                      "resent": 0}
         self.routed_to = None          # router address the pending alerts were last delivered to
-        # Flow control towards the router: Thespian sends every outgoing message of an actor through one FIFO
-        # (20 in flight), so an unbounded stream of AlertRoute queued the heartbeat's Pong behind it and a busy
-        # webhook was killed as hung. At most max_in_flight alerts wait for the router's answer; the rest wait
-        # here, in order (they are in the journal as "accepted" either way).
-        self.max_in_flight = int(cfg["routing"]["max_in_flight"])
-        self.in_flight: dict[str, tuple] = {}     # alert_id -> (sent at, AlertRoute)
-        self.backlog: deque = deque()
+        # Flow control: Thespian sends every outgoing message of an actor through one FIFO (20 in flight), so an
+        # unbounded stream of AlertRoute queued the heartbeat's Pong behind it and a busy webhook was killed as
+        # hung. At most max_in_flight alerts wait for their first answer (the router's, or for a direct hand-off
+        # the plugin's); the rest wait here, in order (they are in the journal either way).
+        self._configure_routing(cfg.get("routing", {}))
+        self.in_flight: dict[str, Sent] = {}
+        self.backlog: deque = deque()       # (AlertRoute, through the router only)
+        # "routed" steps of direct hand-offs, written in the next journal transaction (see _journal_handed)
+        self._handed: list[tuple] = []
         self.gathered: list = []            # routes of the current gathering window (_route_soon)
         self.gather_due = False
         self.last_routed = 0.0
@@ -128,6 +151,24 @@ class WebhookActor(ZepixActor):
         self.after(SWEEP_EVERY, "sweep")
         self.after(PURGE_EVERY, "purge")
         self._redeliver()
+
+    def _configure_routing(self, routing: dict) -> None:
+        """``[routing]`` as the webhook uses it; ConfigError (a ValueError) refuses it and keeps what runs."""
+        table = RoutingTable.from_config(routing)
+        direct = routing.get("direct", True)
+        if not isinstance(direct, bool):
+            raise ConfigError("routing.direct", direct, "true or false")
+        max_in_flight = routing.get("max_in_flight", 32)
+        if not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool) or max_in_flight < 1:
+            raise ConfigError("routing.max_in_flight", max_in_flight, "an integer >= 1")
+        self.table, self.direct, self.max_in_flight = table, direct, max_in_flight
+
+    def config_sections(self) -> tuple:
+        return ("routing",)
+
+    def reconfigure(self, config: dict, changed: tuple) -> None:
+        self._configure_routing(config.get("routing", {}))
+        self._pump()        # a larger max_in_flight lets waiting alerts go
 
     def _listen(self, host: str, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -152,6 +193,11 @@ class WebhookActor(ZepixActor):
             poller.close()
         journal = getattr(self, "journal", None)
         if journal is not None:
+            try:
+                with journal.group():
+                    self._journal_handed()
+            except sqlite3.Error as exc:
+                self.log.warning("%s: the last hand-offs' \"routed\" steps were not journaled: %s", self.path, exc)
             journal.close()
 
     # -- group commit ------------------------------------------------------------------------------------------
@@ -161,13 +207,16 @@ class WebhookActor(ZepixActor):
         and the new alerts routed, so nothing is acknowledged or acted on that a crash could lose; and one commit
         per pass instead of one per request is what lets the answers keep up under load."""
         journal = getattr(self, "journal", None)
-        if journal is None or self._held is not None:
+        # (the exit request closes the journal: inside a group its commit failed and the pass was lost)
+        if journal is None or self._held is not None or isinstance(msg, ActorExitRequest):
             return super().receiveMessage(msg, sender)
         self._held, self._pass_routes = [], []
         failed = None
         try:
             with journal.group():
+                self._journal_handed()      # hand-offs made after the last commit, before this pass's outcomes
                 super().receiveMessage(msg, sender)
+                self._journal_handed()
         except sqlite3.Error as exc:
             failed = exc
         finally:
@@ -465,7 +514,8 @@ class WebhookActor(ZepixActor):
         return 503, {"status": "error", "error": "the alert journal is unavailable; retry"}
 
     def _redeliver(self) -> None:
-        """Route again what was accepted but not yet routed, when the router is (again, or newly) there."""
+        """Route again what the router held and what was not routed yet, when the router is (again, or newly)
+        there."""
         router = self.peer(ROUTER)
         if router is None or router == self.routed_to:
             return
@@ -473,27 +523,38 @@ class WebhookActor(ZepixActor):
         # lost, and a plugin answers a repeated alert_id with the outcome it already has (idempotent by alert_id).
         statuses = ("accepted", "routed") if self.routed_to is None else ("accepted",)
         self.routed_to = router
-        self.in_flight.clear()
-        self.backlog.clear()
-        now = time.time()
+        # Direct hand-offs wait for their plugin, not for the router: they stay (_recheck_hand_offs watches their
+        # plugin). What the old router was given and did not answer may be "routed" in the journal already (a
+        # hand-off sent again through it), so it is taken from memory as well as from the journal.
+        kept = {aid: s for aid, s in self.in_flight.items() if s.addr is not None}
+        again = {s.msg.alert_id: (s.msg, True) for s in self.in_flight.values() if s.addr is None}
+        again.update((msg.alert_id, (msg, via_router)) for msg, via_router in self.backlog)
+        # (alerts of this pass, not committed yet, and gathered ones are routed when their turn comes)
+        coming = {r.alert_id for r in (*self.gathered, *(self._pass_routes or ()))}
         for entry in self.journal.pending(statuses):
-            if now - entry["received_at"] > self.redeliver_max_age:
-                self.journal.transition(entry["alert_id"], "skipped", source=self.where, at=now,
+            if entry["alert_id"] not in kept and entry["alert_id"] not in again and entry["alert_id"] not in coming:
+                again[entry["alert_id"]] = (m.AlertRoute(alert_id=entry["alert_id"], alert=entry["alert"],
+                                                         received_at=entry["received_at"]), False)
+        self.in_flight, self.backlog = kept, deque()
+        now = time.time()
+        for msg, via_router in sorted(again.values(), key=lambda e: e[0].received_at):
+            if now - msg.received_at > self.redeliver_max_age:
+                self.journal.transition(msg.alert_id, "skipped", source=self.where, at=now,
                                         reason=f"not routed within {self.redeliver_max_age:g} s (restart); "
                                                "too old to act on")
                 continue
             self.stats["redelivered"] += 1
-            self._route(m.AlertRoute(alert_id=entry["alert_id"], alert=entry["alert"],
-                                     received_at=entry["received_at"]))
+            self.backlog.append((msg, via_router))
+        self._pump()
 
     def _route(self, msg: m.AlertRoute) -> None:
-        self.backlog.append(msg)
+        self.backlog.append((msg, False))
         self._pump()
 
     def _route_soon(self, routes: list) -> None:
         """Alerts arriving one every few milliseconds are gathered for up to ROUTE_GATHER seconds and go to the
-        router in one message: each message costs the router and the plugins about the same whatever it holds, and
-        under a steady stream those costs were what the webhook's answers queued behind. An alert after a quiet
+        router (or their plugin) in one message: each message costs the receiver about the same whatever it holds,
+        and under a steady stream those costs were what the webhook's answers queued behind. An alert after a quiet
         spell goes at once."""
         now = time.monotonic()
         self.gathered.extend(routes)
@@ -512,25 +573,69 @@ class WebhookActor(ZepixActor):
             self._route(route)
 
     def _pump(self) -> None:
+        """Send what waits, in order, while fewer than max_in_flight alerts wait for their first answer: to the
+        plugin directly when it is the alert's one target and in the directory, else to the router."""
         router = self.peer(ROUTER)
-        while router is not None and self.backlog and len(self.in_flight) < self.max_in_flight:
-            msg = self.backlog.popleft()
+        # plugins with an alert on its way through the router (maybe parked there while they restart): their next
+        # alerts take the same way, so a direct hand-off never overtakes one the router still holds
+        via_router = {t for s in self.in_flight.values() if s.addr is None for t in s.targets}
+        while self.backlog and len(self.in_flight) < self.max_in_flight:
+            msg, resend = self.backlog[0]
             if msg.alert_id in self.in_flight:
+                self.backlog.popleft()
                 continue
-            self.in_flight[msg.alert_id] = (time.monotonic(), msg)
-            self.tell(router, msg)
+            alert, targets, why = route_alert(self.table, msg.alert)
+            target = targets[0] if len(targets) == 1 else None
+            addr = self.peer(target) if target is not None else None
+            if addr is not None and self.direct and not resend and target not in via_router:
+                self.backlog.popleft()
+                self.in_flight[msg.alert_id] = Sent(time.monotonic(), msg, targets, addr)
+                self.tell(addr, m.AlertRoute(alert_id=msg.alert_id, alert=alert, received_at=msg.received_at))
+                self.stats["handed"] += 1
+                self._handed.append((msg.alert_id, target, f"{why}; {HANDED}", time.time()))
+            elif router is not None:
+                self.backlog.popleft()
+                self.in_flight[msg.alert_id] = Sent(time.monotonic(), msg, targets)
+                via_router.update(targets)
+                self.tell(router, msg)
+                self.stats["to_router"] += 1
+            else:
+                break       # waits for the router, in order
+
+    def _journal_handed(self) -> None:
+        """Journal the "routed" step of the direct hand-offs made so far. Called inside the journal transaction of
+        every pass: a hand-off made right after an intake's commit (the common case) is written with the next
+        pass, typically the one bringing the plugin's answer, so it costs no commit of its own. A crash before
+        that loses only this record: the alert is still "accepted", and a new webhook sends it again."""
+        handed, self._handed = self._handed, []
+        for alert_id, target, reason, at in handed:
+            self.journal.transition(alert_id, "routed", source=self.where, reason=reason,
+                                    detail={"target": target}, at=at)
 
     def _expire_in_flight(self, now: float) -> None:
-        # no answer from the router in time (a message lost in transport): send it again; routing the same
-        # alert_id twice is harmless (plugins are idempotent by alert_id), never routing it is not
-        for alert_id, (sent, msg) in list(self.in_flight.items()):
-            if now - sent > IN_FLIGHT_TIMEOUT:
-                del self.in_flight[alert_id]
-                self.backlog.appendleft(msg)
+        # no answer in time (a message lost in transport, a plugin that hangs): send it again, through the router;
+        # routing the same alert_id twice is harmless (plugins are idempotent by alert_id), never routing it is not
+        self._send_again([s for s in self.in_flight.values() if now - s.at > IN_FLIGHT_TIMEOUT])
         self._pump()
 
+    def _recheck_hand_offs(self) -> None:
+        # The directory can show a plugin's death after we handed it an alert (or the plugin died before
+        # answering): its unanswered hand-offs go again through the router, which delivers them to the new
+        # instance or parks them while the plugin restarts.
+        moved = [s for s in self.in_flight.values() if s.addr is not None and self.peer(s.targets[0]) != s.addr]
+        self._send_again(moved)
+
+    def _send_again(self, sent: list) -> None:
+        """Unanswered alerts go again, through the router, ahead of what waits and in the order they went."""
+        for s in reversed(sent):
+            del self.in_flight[s.msg.alert_id]
+            self.backlog.appendleft((s.msg, True))
+        self.stats["resent"] += len(sent)
+
     def on_directory(self, previous: dict) -> None:
+        self._recheck_hand_offs()
         self._redeliver()
+        self._pump()        # a plugin (or the router) that appeared lets waiting alerts go
 
     def _purge(self) -> None:
         if self.retention_s > 0:

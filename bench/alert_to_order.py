@@ -13,7 +13,8 @@
 Latency of an alert = the time the broker gateway reported its order filled by the paper broker (the "executed"
 transition it sends to the journal, stamped in the gateway) minus the wall-clock time just before the benchmark
 sent the HTTP request; both clocks are this machine's ``time.time()``. "first order" is the earlier of A and B,
-"both orders" the later. Also from the journal: webhook received -> router "routed" -> plugin "decided". The first
+"both orders" the later. Also from the journal: HTTP sent -> webhook received (the request read
+and parsed) -> "routed" (handed to the plugin by the webhook, or by the router) -> plugin "decided". The first
 10 alerts warm up (symbol info, connections, caches) and are left out.
 
 3. CPU per alert by process (psutil: user + system time of every process of the system from the first third of
@@ -159,7 +160,7 @@ def through_http(n: int, rate: float, exits: bool) -> dict:
         conn.close()
         for status, reason, count in reasons:
             print(f"not executed: {count} x {status}: {reason}", file=sys.stderr)
-    first, both, ack, routed, decided, closed, failed = [], [], [], [], [], [], 0
+    first, both, ack, arrived, routed, decided, closed, failed = [], [], [], [], [], [], [], 0
     for k, (alert_id, t_sent, answered, is_exit) in enumerate(sent):
         t = times[alert_id]
         if t.get("rejected") or t.get("skipped") or len(t.get("executed", [])) < need[alert_id]:
@@ -172,12 +173,14 @@ def through_http(n: int, rate: float, exits: bool) -> dict:
             continue
         received = t["accepted"][0]
         ack.append(answered * 1000)
+        arrived.append((received - t_sent) * 1000)
         routed.append((min(t["routed"]) - received) * 1000)
         decided.append((min(t["decided"]) - received) * 1000)
         ex = sorted(t["executed"])
         first.append((ex[0] - t_sent) * 1000)
         both.append((ex[1] - t_sent) * 1000)
-    return {"first": summary(first), "both": summary(both), "ack": summary(ack), "routed": summary(routed),
+    return {"first": summary(first), "both": summary(both), "ack": summary(ack), "arrived": summary(arrived),
+            "routed": summary(routed),
             "decided": summary(decided), "closed": summary(closed), "failed": failed, "cpu": cpu}
 
 
@@ -195,8 +198,10 @@ def main() -> None:
     rows = [["in-process CombinedV3.decide (the floor)", floor["n"], floor["p50"], floor["p99"], floor["max"]],
             ["HTTP POST -> 200 accepted (journal committed)", r["ack"]["n"], r["ack"]["p50"], r["ack"]["p99"],
              r["ack"]["max"]],
-            ["webhook received -> router 'routed'", r["routed"]["n"], r["routed"]["p50"], r["routed"]["p99"],
-             r["routed"]["max"]],
+            ["HTTP sent -> webhook received (request read and parsed)", r["arrived"]["n"], r["arrived"]["p50"],
+             r["arrived"]["p99"], r["arrived"]["max"]],
+            ["webhook received -> 'routed' (handed to the plugin)", r["routed"]["n"], r["routed"]["p50"],
+             r["routed"]["p99"], r["routed"]["max"]],
             ["webhook received -> combined_v3 'decided'", r["decided"]["n"], r["decided"]["p50"],
              r["decided"]["p99"], r["decided"]["max"]],
             ["HTTP sent -> first order filled (paper)", r["first"]["n"], r["first"]["p50"], r["first"]["p99"],

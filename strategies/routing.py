@@ -8,6 +8,9 @@ Trend, bias and pulse updates go to the owner of the trend store they update: V3
 legacy ``bias``/``trend`` -> legacy_v4 (by format), V6 ``TREND_PULSE``/``STATE_CHANGE``/``MOMENTUM_CHANGE`` -> the
 price_action plugin of their timeframe, or, when their timeframe is none the table lists, to every price_action
 plugin (``route_all`` fans out; each plugin reports its own outcome).
+
+``route_alert`` is the whole decision as the router and the webhook's direct hand-off both make it: the V4 <-> V5
+bridge (``strategies.bridge``) first, then the table.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from config.errors import ConfigError
+from strategies.bridge import bridge
 
 FORMATS = ("v3", "legacy_v4", "pineconnector")
 V6_TREND_KINDS = frozenset({"trend_pulse", "state_change", "momentum_change"})
@@ -82,3 +86,11 @@ class RoutingTable:
                 return targets, f"v6 {alert.get('kind')} timeframe {tf}: every price_action plugin"
         target, why = self.route(alert)
         return ((target,) if target else ()), why
+
+
+def route_alert(table: RoutingTable, alert: Mapping) -> tuple[dict, tuple[str, ...], str]:
+    """(the alert as the plugins read it, its targets, why) for a ``ParsedAlert.to_dict()``: the bridge applied,
+    then ``route_all``; what the bridge read leads the reason ("bridge: ...; format v3")."""
+    out, note = bridge(alert)
+    targets, why = table.route_all(out)
+    return out, targets, f"{note}; {why}" if note else why

@@ -634,7 +634,7 @@ class RootSupervisor(Supervisor):
         if key == "directory":
             self.dir_due = False
             self.directory = dict(self.dir_map)
-            self._peers = list(self.directory.values())
+            self._peers = {str(a) for a in self.directory.values()}
             self._learn_mailboxes(self.directory, self.dir_mail)
             data = m.encode(m.Directory(entries=self.directory, mailboxes=dict(self.dir_mail)))
             for addr in self.directory.values():

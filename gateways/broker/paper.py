@@ -15,10 +15,12 @@ feeds, so a restart keeps open positions and carries on the same price path.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -49,6 +51,7 @@ NO_MONEY, INVALID_EXPIRATION, INVALID_ORDER, POSITION_CLOSED = 10019, 10022, 100
 SCHEMA_VERSION = 1
 _CENT = Decimal("0.01")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+SAVE_EVERY = 1.0    # seconds the clock and the feeds may wait for the broker's next write (see _save_clock_and_feeds)
 
 
 def _us(dt: datetime) -> int:
@@ -112,12 +115,14 @@ class _WalkFeed(_Feed):
         self.interval = interval
         self.follows_alerts = follows_alerts
         self.grid = start  # time of the last grid step (the grid is independent of alert times)
+        self._rng_saved: list | None = None   # the rng's state as last saved, until it draws again
 
     def step_until(self, t: datetime) -> list[Quote]:
         out = []
         while self.grid + self.interval <= t:
             self.grid += self.interval
             step = round(self.rng.gauss(0.0, self.sigma)) if self.sigma > 0 else 0
+            self._rng_saved = None
             self.bid = max(1, self.bid + step)
             self.ask = self.bid + self.spread
             self.last = self.grid
@@ -134,8 +139,10 @@ class _WalkFeed(_Feed):
 
     def state(self) -> dict:
         st = super().state()
-        version, internal, gauss_next = self.rng.getstate()
-        st.update(grid=_us(self.grid), rng=[version, list(internal), gauss_next])
+        if self._rng_saved is None:     # 625 numbers: copied only when the walk has drawn since
+            version, internal, gauss_next = self.rng.getstate()
+            self._rng_saved = [version, list(internal), gauss_next]
+        st.update(grid=_us(self.grid), rng=self._rng_saved)
         return st
 
     def load(self, st: dict) -> None:
@@ -143,6 +150,7 @@ class _WalkFeed(_Feed):
         self.grid = _from_us(st["grid"])
         version, internal, gauss_next = st["rng"]
         self.rng.setstate((version, tuple(internal), gauss_next))
+        self._rng_saved = None
 
 
 class _ReplayFeed(_Feed):
@@ -257,6 +265,8 @@ class PaperBroker:
         self._infos: dict[str, object] = {}
         s = self.settings
         self._slip_rng = random.Random(f"{s.seed}:slippage")
+        self._dirty: set[str] | None = None      # feeds (and the clock) moved since they were last written
+        self._saved_at = float("-inf")           # time.monotonic() of that write
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -286,6 +296,8 @@ class PaperBroker:
         if self._db is None:
             return
         self._save_clock_and_feeds()
+        with self._tx():      # whatever waits is written now
+            pass
         for f in self._feeds.values():
             f.close()
         self._db.close()
@@ -375,17 +387,41 @@ class PaperBroker:
             raise BrokerUnavailable("paper broker is not connected (call connect())")
         return self._db
 
-    def _tx(self) -> Transaction:
-        return Transaction(self._require())
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; the clock and the feeds that moved since they were last saved go with it."""
+        with Transaction(self._require()) as db:
+            dirty, self._dirty = self._dirty, None
+            try:
+                if dirty is not None:
+                    self._write_clock_and_feeds(db, dirty)
+                yield db
+            except BaseException:
+                if dirty is not None:      # rolled back: still to be written
+                    self._dirty = dirty | (self._dirty or set())
+                raise
+        if dirty is not None:
+            self._saved_at = time.monotonic()
 
     def _save_clock_and_feeds(self, symbols: list[str] | None = None) -> None:
-        """`symbols`: only these feeds moved (a feed's state carries its whole RNG state, ~6 kB of JSON, so
-        writing all of them on every advance made each order of a live gateway cost milliseconds)."""
-        feeds = self._feeds if symbols is None else {s: self._feeds[s] for s in symbols}
-        with self._tx() as db:
-            db.execute("UPDATE meta SET value=? WHERE key='clock_us'", (str(_us(self._now)),))
-            db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)",
-                           [(sym, json.dumps(f.state())) for sym, f in feeds.items()])
+        """The clock moved and `symbols` (None: every feed) with it. Saved with the next write of the broker
+        (an order, a close, a deal) or, with none, at most SAVE_EVERY seconds later (and at disconnect): an alert
+        price or a clock tick on its own used to cost a commit and ~6 kB of JSON per feed (its RNG state), on the
+        path of every order. A crash loses at most those seconds of the price path, never an order or a deal."""
+        if self._dirty is None:
+            self._dirty = set()
+        if symbols is None:
+            self._dirty.update(self._feeds)
+        else:
+            self._dirty.update(symbols)
+        if time.monotonic() - self._saved_at >= SAVE_EVERY:
+            with self._tx():
+                pass
+
+    def _write_clock_and_feeds(self, db: sqlite3.Connection, symbols: set[str]) -> None:
+        db.execute("UPDATE meta SET value=? WHERE key='clock_us'", (str(_us(self._now)),))
+        db.executemany("INSERT OR REPLACE INTO feeds VALUES (?, ?)",
+                       [(sym, json.dumps(self._feeds[sym].state())) for sym in sorted(symbols) if sym in self._feeds])
 
     def _alloc(self, n: int = 1) -> list[int]:
         tickets = list(range(self._next_ticket, self._next_ticket + n))

@@ -51,7 +51,7 @@ CREATE TABLE trades (
     exit_price TEXT,
     exit_time TEXT,
     profit TEXT,                      -- realised, account currency
-    status TEXT NOT NULL CHECK (status IN ('PENDING', 'OPEN', 'PARTIAL', 'CLOSED', 'REJECTED')),
+    status TEXT NOT NULL CHECK (status IN ('PENDING', 'OPEN', 'PARTIAL', 'CLOSED', 'REJECTED')),  -- + CHECKING (3)
     close_reason TEXT,
     logic TEXT,
     plugin_version TEXT NOT NULL,
@@ -134,8 +134,51 @@ CREATE TABLE v6_signal_filters (
 }
 
 
+# Common migrations added after the family ones, numbered after them in every family: (name, sql)
+LATER_COMMON = [
+    # An entry's orders are written while trading/risk checks them (CHECKING), since trading/risk sends the
+    # approved ones to the gateway itself. SQLite cannot change a CHECK constraint in place: the table is rebuilt.
+    ("trades_checking_status", """
+CREATE TABLE trades_new (
+    id INTEGER PRIMARY KEY,
+    trade_id TEXT NOT NULL,
+    order_role TEXT NOT NULL,
+    intent_id TEXT NOT NULL UNIQUE,
+    alert_id TEXT,
+    ticket INTEGER,
+    symbol TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('BUY', 'SELL')),
+    lot_size TEXT NOT NULL,
+    entry_price TEXT,
+    sl_price TEXT,
+    tp_price TEXT,
+    sl_source TEXT,
+    tp_source TEXT,
+    entry_time TEXT,
+    exit_price TEXT,
+    exit_time TEXT,
+    profit TEXT,
+    status TEXT NOT NULL CHECK (status IN ('CHECKING', 'PENDING', 'OPEN', 'PARTIAL', 'CLOSED', 'REJECTED')),
+    close_reason TEXT,
+    logic TEXT,
+    plugin_version TEXT NOT NULL,
+    shadow INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL
+);
+INSERT INTO trades_new SELECT * FROM trades;
+DROP TABLE trades;
+ALTER TABLE trades_new RENAME TO trades;
+CREATE INDEX trades_status ON trades(status);
+CREATE INDEX trades_updated ON trades(updated_at, id);
+CREATE INDEX trades_ticket ON trades(ticket);
+"""),
+]
+
+
 def migrations_for(family: str) -> list[Migration]:
-    return COMMON + FAMILY_MIGRATIONS.get(family, [])
+    first = COMMON + FAMILY_MIGRATIONS.get(family, [])
+    return first + [Migration(len(first) + i + 1, name, sql) for i, (name, sql) in enumerate(LATER_COMMON)]
 
 
 def path_for(data_dir: str | Path, plugin: str) -> Path:

@@ -92,11 +92,12 @@ class PluginStore:
 
     def open_sides(self, symbol: str) -> set[str]:
         rows = self.db.execute("SELECT DISTINCT direction FROM trades WHERE symbol=? AND shadow=0 AND status IN "
-                               "('PENDING', 'OPEN', 'PARTIAL')", (symbol,)).fetchall()
+                               "('CHECKING', 'PENDING', 'OPEN', 'PARTIAL')", (symbol,)).fetchall()
         return {r[0] for r in rows}
 
-    def pending(self) -> list[sqlite3.Row]:
-        return self.db.execute("SELECT * FROM trades WHERE status='PENDING' AND shadow=0 ORDER BY id").fetchall()
+    def pending(self, statuses: tuple[str, ...] = ("PENDING",)) -> list[sqlite3.Row]:
+        return self.db.execute(f"SELECT * FROM trades WHERE status IN ({', '.join('?' for _ in statuses)}) AND "
+                               "shadow=0 ORDER BY id", statuses).fetchall()
 
     # -- kv (strategy state) -----------------------------------------------------------------------------------
     def kv_all(self) -> dict[str, Any]:

@@ -66,6 +66,22 @@ def test_the_same_intent_twice_places_one_position(system):
     assert len([p for p in positions(system) if p["symbol"] == "GBPUSD"]) == 1
 
 
+def test_void_refuses_an_intent_that_has_not_arrived_and_tells_what_became_of_one_that_did(system):
+    """A plugin whose risk verdict was lost (restart, late answer) asks the gateway to void its intent."""
+    placed, lost = iid(), iid()
+    out = send_intent(system.client, buy(placed, symbol="USDJPY", volume="0.01"))
+    assert out.status == "filled", out
+    r = query(system.client, "void", intent_id=placed, plugin="combined_v3", reason="test")
+    assert r.ok and r.data["state"] == "done" and r.data["outcome"]["ticket"] == out.ticket, r
+    r = query(system.client, "void", intent_id=lost, plugin="combined_v3", reason="risk verdict lost")
+    assert r.ok and r.data["state"] == "rejected" and "risk verdict lost" in r.data["outcome"]["reason"], r
+    # the copy trading/risk had sent on arrives late: refused from the ledger, nothing placed
+    late = send_intent(system.client, buy(lost, symbol="AUDUSD", volume="0.01"))
+    assert late.status == "rejected" and late.detail.get("duplicate") is True, late
+    assert not [p for p in positions(system) if p["symbol"] == "AUDUSD"]
+    assert not query(system.client, "void", plugin="combined_v3").ok     # no intent id: a clear error
+
+
 def test_sl_hit_on_a_price_path_is_a_trade_event(system):
     i = iid()
     out = send_intent(system.client, buy(i, symbol="AUDUSD", sl=Decimal("0.65900")))

@@ -2,6 +2,8 @@
 broker/gateway, outcomes to a journal double. One shared system for the module; tests run in file order."""
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -9,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from actors import messages as m
-from tests.support.alerts import alert_dict, command, route, v3_entry
+from tests.support.alerts import alert_dict, command, risk_status, route, v3_entry
+from tests.support.broker import send_intent
 from tests.support.system import running_system, wait_for
 from tests.support.trading import doubles_toml
 
@@ -55,8 +58,11 @@ def broker_orders(s) -> list[str]:
 
 def test_v3_buy_places_orders_a_and_b_with_their_lots_and_stops(system):
     aid = "v3-buy-1"
+    forwarded = risk_status(system)["forwarded"]
     outs = route(system.client, "trading/combined_v3", alert_dict(v3_entry()), aid)
     assert [o.status for o in outs] == ["decided", "executed"], outs
+    # trading/risk sent both approved orders to the gateway itself (the plugin only recorded them)
+    assert risk_status(system)["forwarded"] == forwarded + 2
     assert broker_orders(system) == [f"combined_v3:{aid}:A", f"combined_v3:{aid}:B"]
     positions = {p["comment"]: p for p in command(system.client, "broker/gateway", "positions").data["positions"]}
     # tier 10000: 0.05 x 0.8 (strength 8) x 1.0 (LOGIC2 on 15) = 0.04 -> 0.02 + 0.02
@@ -309,3 +315,35 @@ def test_an_alert_without_a_price_trades_at_the_broker_quote_and_is_skipped_with
              what="combined_v3 has the quote")
     outs = route(system.client, "trading/combined_v3", alert_dict(body), "v3-noprice-2")
     assert [o.status for o in outs] == ["decided", "executed"], outs     # the same alert, now with a quote
+
+
+def test_orders_whose_risk_verdict_was_lost_to_a_restart_are_settled_with_the_gateway(system):
+    """Last in this module (it restarts combined_v3). trading/risk sends approved orders to the gateway itself, so a
+    plugin killed between its risk check and the verdict may have orders out that its rows call CHECKING. At its
+    restart it asks the gateway: an order that was placed opens its trade; one that never arrived is voided, and a
+    copy of it arriving later is refused."""
+    placed, lost = "combined_v3:lost-verdict:A", "combined_v3:lost-verdict:B"
+    out = send_intent(system.client, m.OrderIntent(intent_id=placed, plugin="combined_v3", symbol="XAUUSD",
+                                                   side="BUY", volume=Decimal("0.01"), alert_id="lost-verdict"))
+    assert out is not None and out.status == "filled", out
+    conn = db(system, "combined_v3")
+    with conn:
+        for iid, role in ((placed, "A"), (lost, "B")):
+            conn.execute("INSERT INTO trades(trade_id, order_role, intent_id, alert_id, symbol, direction, lot_size, "
+                         "status, plugin_version, updated_at) VALUES ('combined_v3:lost-verdict', ?, ?, "
+                         "'lost-verdict', 'XAUUSD', 'BUY', '0.01', 'CHECKING', '3.2.1', 0)", (role, iid))
+    before = system.node("trading/combined_v3")["pid"]
+    os.kill(before, signal.SIGKILL)
+    system.wait_node("trading/combined_v3", lambda n: n["state"] == "running" and n["pid"] != before, 15,
+                     "combined_v3 restarted")
+
+    def rows():
+        return {r["intent_id"]: r for r in conn.execute("SELECT * FROM trades WHERE alert_id='lost-verdict'")}
+    wait_for(lambda: rows()[placed]["status"] == "OPEN" and rows()[lost]["status"] == "REJECTED", 15,
+             what="both CHECKING rows settled")
+    assert rows()[placed]["ticket"] == out.ticket
+    assert "voided" in rows()[lost]["close_reason"] and "risk verdict was lost" in rows()[lost]["close_reason"]
+    late = send_intent(system.client, m.OrderIntent(intent_id=lost, plugin="combined_v3", symbol="XAUUSD",
+                                                    side="BUY", volume=Decimal("0.01"), alert_id="lost-verdict"))
+    assert late.status == "rejected", late
+    assert lost not in command(system.client, "broker/gateway", "stats").data["orders"]

@@ -4,7 +4,9 @@ so per-address rate limits never couple tests, and uses alerts of its own so ded
 """
 from __future__ import annotations
 
+import copy
 import http.client
+import time
 import json
 import os
 import signal
@@ -20,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings as hsettings, strategies as st
 
 from actors import messages as m
-from actors.webhook import reject_status
+from actors.webhook import HANDED, reject_status
 from strategies.alerts import AlertError, parse_alert
 from tests.support.system import REPO, running_system, wait_for
 from tests.unit.test_alert_samples import SAMPLE_JSONL   # the shared sample, embedded (kept equal by that test)
@@ -51,7 +53,7 @@ backoff_max = 0.2
 [[supervision.extra]]
 parent = "trading"
 name = "legacy_v4"
-actor = "tests.support.plugins.RecordingPlugin"
+actor = "tests.support.webhook_plugins.HoldingPlugin"
 backoff_min = 2.0
 backoff_max = 2.0
 [[supervision.extra]]
@@ -124,21 +126,95 @@ def status_of(system, alert_id: str) -> str | None:
     return e["status"] if e else None
 
 
-def test_accepted_alert_is_journaled_before_the_answer_then_routed_and_decided(system):
+def figures(system, path: str) -> dict:
+    """An actor's StatusReply figures (the webhook's and the router's counters)."""
+    reply = system.client.ask_actor(path, m.StatusRequest(corr=uuid.uuid4().hex), 3.0)
+    assert reply is not None, f"no status from {path}"
+    return reply.data
+
+
+def decided(system, alert_id: str, timeout: float = 10) -> dict:
+    return wait_for(lambda: (x := entry(system, alert_id)) and x["status"] == "decided" and x, timeout,
+                    what=f"{alert_id} decided by the plugin double")
+
+
+def reconfigure(system, path: str, config: dict) -> m.ConfigApplied:
+    """A runtime [routing] change for one actor, as ops/config sends it; its answer."""
+    with system.client.asys.private() as ep:
+        ep.tell(system.client.address_of(path, 5.0), m.encode(m.ConfigUpdate(config=config, changed=("routing",),
+                                                                           version=1)))
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            raw = ep.listen(max(0.01, deadline - time.monotonic()))
+            reply = m.decode(raw) if raw is not None else None
+            if isinstance(reply, m.ConfigApplied):
+                return reply
+    raise AssertionError(f"{path} did not answer the configuration change")
+
+
+def test_accepted_alert_is_journaled_before_the_answer_then_handed_to_its_plugin_and_decided(system):
+    router_before, webhook_before = figures(system, "ingress/router"), figures(system, "ingress/webhook")
     ip = client_ip()
     status, answer, _ = post(system, v3(), ip=ip)
     assert status == 200 and answer["status"] == "accepted", answer
     row = journal_row(system, answer["alert_id"])            # read right after the answer: already committed
     assert row is not None and row[2] == ip and row[3] == "v3"
-    e = wait_for(lambda: (x := entry(system, answer["alert_id"])) and x["status"] == "decided" and x, 10,
-                 what="decided by the plugin double")
-    assert sorted(t["status"] for t in e["transitions"]) == ["accepted", "decided", "routed"]   # any order
+    e = decided(system, answer["alert_id"])
+    # the webhook handed it to combined_v3 itself and journaled that step: in order, before the plugin's answer
+    assert [t["status"] for t in e["transitions"]] == ["accepted", "routed", "decided"], e["transitions"]
     steps = {t["status"]: t for t in e["transitions"]}
-    assert steps["routed"]["source"] == "ingress/router"
+    assert steps["routed"]["source"] == "ingress/webhook" and steps["routed"]["applied"]
     assert steps["routed"]["detail"] == {"target": "trading/combined_v3"}
+    assert steps["routed"]["reason"] == f"format v3; {HANDED}"
     assert steps["decided"]["source"] == "trading/combined_v3"
     routes = (system.test_dir / "combined_v3.routes").read_text().split()
     assert answer["alert_id"] in routes
+    # not through the router
+    router_after, webhook_after = figures(system, "ingress/router"), figures(system, "ingress/webhook")
+    assert router_after.get("routed", 0) == router_before.get("routed", 0), router_after
+    assert webhook_after["handed"] == webhook_before["handed"] + 1
+    assert webhook_after["to_router"] == webhook_before["to_router"]
+
+
+def test_routing_direct_off_at_runtime_sends_every_alert_through_the_router(system):
+    bad = copy.deepcopy(system.config)
+    bad["routing"]["direct"] = "yes"
+    reply = reconfigure(system, "ingress/webhook", bad)
+    assert not reply.ok and "routing.direct" in reply.error, reply
+    off = copy.deepcopy(system.config)
+    off["routing"]["direct"] = False
+    assert reconfigure(system, "ingress/webhook", off).ok
+    try:
+        router_before = figures(system, "ingress/router")
+        status, answer, _ = post(system, v3(alert_id=uuid.uuid4().hex))
+        assert status == 200 and answer["status"] == "accepted", answer
+        e = decided(system, answer["alert_id"])
+        routed = [t for t in e["transitions"] if t["status"] == "routed"]
+        assert [(t["source"], t["reason"], t["detail"]) for t in routed] == [
+            ("ingress/router", "format v3", {"target": "trading/combined_v3"})]
+        assert figures(system, "ingress/router")["routed"] == router_before.get("routed", 0) + 1
+    finally:
+        assert reconfigure(system, "ingress/webhook", system.config).ok
+    # on again (the refused value never replaced the running settings either)
+    status, answer, _ = post(system, v3(alert_id=uuid.uuid4().hex))
+    e = decided(system, answer["alert_id"])
+    assert [t["source"] for t in e["transitions"] if t["status"] == "routed"] == ["ingress/webhook"]
+
+
+def test_a_v6_trend_update_of_an_unlisted_timeframe_fans_out_through_the_router(system):
+    system.wait_node("trading/price_action_1h", lambda n: n["state"] == "running", 10)
+    before = figures(system, "ingress/webhook")
+    body = "TREND_PULSE|XAUUSD|1D|4|2|15:BULL→BEAR,60:SIDE→BEAR|MIXED_BULLISH"
+    status, answer, _ = post(system, body.encode())
+    assert status == 200 and answer["status"] == "accepted", answer
+    e = decided(system, answer["alert_id"])
+    # every price_action plugin is a target; of them only price_action_1h runs in this system
+    routed = [t for t in e["transitions"] if t["status"] == "routed"]
+    assert [(t["source"], t["detail"]) for t in routed] == [("ingress/router", {"target": "trading/price_action_1h"})]
+    assert "every price_action plugin" in routed[0]["reason"]
+    assert {t["source"] for t in e["transitions"] if t["status"] == "decided"} == {"trading/price_action_1h"}
+    after = figures(system, "ingress/webhook")
+    assert after["to_router"] == before["to_router"] + 1 and after["handed"] == before["handed"]
 
 
 def test_every_sample_payload_gets_the_answer_its_parse_calls_for(system):
@@ -350,11 +426,39 @@ def test_alert_for_a_restarting_plugin_waits_and_is_delivered_when_it_is_back(sy
                      what=f"{alert_id} decided after the restart")
         routed = [t for t in e["transitions"] if t["status"] == "routed"]
         assert routed and routed[0]["detail"] == {"target": "trading/legacy_v4"}
+        # the plugin was not in the directory (or the webhook's hand-off went to the dead one): the router did it
+        assert routed[-1]["source"] == "ingress/router"
         assert ("waited" in routed[-1]["reason"] or "sent again" in routed[-1]["reason"]) and "bridge: strategy ZepixPremium -> legacy_v4" in routed[0]["reason"]
         assert not [t for t in e["transitions"] if t["status"] == "skipped"]
     routes = (system.test_dir / "legacy_v4.routes").read_text().split()
     assert [r for r in routes if r in ids] == ids                        # in order, each once
     assert node["pid"] != pid
+
+
+def test_a_hand_off_to_a_plugin_that_dies_before_answering_goes_again_through_the_router(system):
+    pid = system.wait_node("trading/legacy_v4", lambda n: n["state"] == "running", 15)["pid"]
+    hold = system.test_dir / "legacy_v4.hold"          # the plugin double takes alerts without answering them
+    routes_file = system.test_dir / "legacy_v4.routes"
+    before = figures(system, "ingress/webhook")
+    hold.touch()
+    try:
+        status, answer, _ = post(system, legacy_entry(uuid.uuid4().hex))
+        assert status == 200 and answer["status"] == "accepted", answer
+        alert_id = answer["alert_id"]
+        wait_for(lambda: routes_file.exists() and alert_id in routes_file.read_text().split(), 5,
+                 what="handed to legacy_v4")
+        assert figures(system, "ingress/webhook")["in_flight"] >= 1      # unanswered: the webhook keeps it
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        hold.unlink(missing_ok=True)
+    e = decided(system, alert_id, 15)                  # the new instance (after its 2 s back-off) decides it
+    routed = [t for t in e["transitions"] if t["status"] == "routed"]
+    assert routed[0]["source"] == "ingress/webhook" and routed[0]["reason"].endswith(HANDED)
+    assert routed[-1]["source"] == "ingress/router" and routed[-1]["detail"] == {"target": "trading/legacy_v4"}
+    assert ("waited" in routed[-1]["reason"] or "sent again" in routed[-1]["reason"]), routed
+    assert routes_file.read_text().split().count(alert_id) == 2       # the dead instance, then the new one
+    assert figures(system, "ingress/webhook")["resent"] >= before["resent"] + 1
+    assert system.node("trading/legacy_v4")["pid"] != pid
 
 
 def test_alert_for_a_plugin_that_does_not_come_back_ends_skipped_after_the_wait(system):

@@ -1,8 +1,8 @@
 """Test doubles for the trading tests, until the real gateway and journal are merged:
 
 ``PaperGatewayDouble`` at broker/gateway wraps gateways.broker.paper.PaperBroker: it answers OrderIntent /
-CloseIntent with OrderOutcome (and publishes them on "orders"), publishes TradeEvent on "trades", answers
-BrokerQuery account/symbol, and takes commands ``price`` (move a symbol's price; SL/TP hits become TradeEvents),
+CloseIntent with OrderOutcome (to the intent's reply_to when it has one; a repeated intent id with the first
+outcome; and publishes them on "orders"), publishes TradeEvent on "trades", answers BrokerQuery account/symbol/void, and takes commands ``price`` (move a symbol's price; SL/TP hits become TradeEvents),
 ``stats`` (what it was asked) and ``positions``.
 ``JournalDouble`` at ingress/webhook keeps every AlertOutcome; command ``outcomes`` returns them.
 """
@@ -44,17 +44,25 @@ class PaperGatewayDouble(ZepixActor):
         self.orders: list[str] = []          # intent ids of market orders sent to the paper broker
         self.closes: list[str] = []
         self.owner: dict[int, tuple[str, str]] = {}   # position ticket -> (plugin, intent id)
+        self.done: dict[str, m.OrderOutcome] = {}     # intent id -> its outcome (a repeat is answered with it)
 
     def _now(self) -> datetime:
         now = datetime.now(timezone.utc)
         return max(now, self.broker.now) if self.broker.now.year > 1970 else now
 
     def _outcome(self, sender, msg: m.OrderOutcome) -> None:
-        self.tell(sender, msg)
+        self.done[msg.intent_id] = msg
+        if sender is not None:
+            self.tell(sender, msg)
         self.publish("orders", msg)
 
     @handles(m.OrderIntent)
     def _on_order(self, msg: m.OrderIntent, sender) -> None:
+        if msg.reply_to:     # forwarded by trading/risk: the plugin gets the answer, like the real gateway
+            sender = self.peer(msg.reply_to)
+        if msg.intent_id in self.done:
+            self._outcome(sender, self.done[msg.intent_id])
+            return
         hint = msg.detail.get("price_hint")
         if hint:
             self._deals(self.broker.observe_price(msg.symbol, Decimal(str(hint)), self._now()).deals)
@@ -113,6 +121,15 @@ class PaperGatewayDouble(ZepixActor):
                 "trade_tick_value": str(i.tick_value), "trade_contract_size": str(i.contract_size),
                 "volume_min": str(i.volume_min), "volume_step": str(i.volume_step),
                 "volume_max": str(i.volume_max), "trade_stops_level": i.stops_level}))
+        elif msg.what == "void":
+            iid = msg.args["intent_id"]
+            if iid not in self.done:
+                self.done[iid] = m.OrderOutcome(intent_id=iid, plugin=msg.args.get("plugin", ""), status="rejected",
+                                                reason=f"voided: {msg.args.get('reason', '')}")
+            out = self.done[iid]
+            self.tell(sender, m.BrokerReply(corr=msg.corr, ok=True, data={"state": "done" if out.status != "rejected"
+                                                                           else "rejected",
+                                                                           "outcome": m.outcome_dict(out)}))
         else:
             self.tell(sender, m.BrokerReply(corr=msg.corr, ok=False, error=f"unknown query {msg.what}"))
 

@@ -253,6 +253,27 @@ def test_restart_keeps_the_last_alert_price(tmp_path):
     b.disconnect()
 
 
+def test_a_crash_loses_at_most_seconds_of_the_price_path_never_an_order(tmp_path, monkeypatch):
+    """The clock and the feeds are written with the broker's next write (or SAVE_EVERY seconds later), not on
+    every alert price: a crash (no disconnect) keeps what an order saw, and loses only the unsaved prices."""
+    from gateways.broker import paper
+    a = make(tmp_path, price_source="alert", alert_walk_step_pips=0)
+    a.observe_price("XAUUSD", "2350.40", T0 + timedelta(minutes=3))
+    filled = buy(a, "after-the-price", sym="XAUUSD", vol="0.01")
+    assert filled.ok and filled.price == D("2350.65")
+    a.observe_price("XAUUSD", "2360.00", T0 + timedelta(minutes=4))     # nothing written yet
+    b = make(tmp_path, price_source="alert", alert_walk_step_pips=0)       # "a" crashed: it never disconnected
+    assert b.tick("XAUUSD").bid == D("2350.40") and b.now == T0 + timedelta(minutes=3)
+    assert [p.intent_id for p in b.positions()] == ["after-the-price"]
+    b.disconnect()
+    monkeypatch.setattr(paper, "SAVE_EVERY", 0.0)      # due at once: the price alone is written
+    a.observe_price("XAUUSD", "2361.00", T0 + timedelta(minutes=5))
+    c = make(tmp_path, price_source="alert", alert_walk_step_pips=0)
+    assert c.tick("XAUUSD").bid == D("2361.00")
+    c.disconnect()
+    a.disconnect()
+
+
 def run_script(broker: PaperBroker) -> tuple:
     broker.subscribe("EURUSD", "XAUUSD")
     buy(broker, "a", "0.10", sl=D("1.08350"), tp=D("1.08650"))

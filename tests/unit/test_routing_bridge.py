@@ -7,7 +7,7 @@ from config.loader import defaults
 from strategies.alerts import parse_alert
 from strategies.alerts.model import AlertKind
 from strategies.bridge import bridge, legacy_entry_logic, logic_name, v4_logic_name
-from strategies.routing import RoutingTable
+from strategies.routing import RoutingTable, route_alert
 
 TABLE = RoutingTable.from_config(defaults()["routing"])
 V6_ALL = ("trading/price_action_15m", "trading/price_action_1h", "trading/price_action_1m", "trading/price_action_5m")
@@ -141,3 +141,12 @@ def test_v4_signal_names_of_legacy_entries_are_the_entries_they_mean():
         assert err.field == "signal" and "bull" in err.message
     else:
         raise AssertionError("a trend alert with BUY_SIGNAL was accepted")
+
+
+def test_route_alert_is_the_bridge_then_the_table_as_router_and_webhook_decide():
+    alert, targets, why = route_alert(TABLE, legacy("entry", "buy", "5m"))
+    assert targets == ("trading/legacy_v4",) and alert["extras"]["bridge"]["logic"] == "LOGIC1"
+    assert why == "bridge: strategy ZepixPremium -> legacy_v4, logic LOGIC1; strategy legacy_v4"
+    assert route_alert(TABLE, v6(PULSE_5))[1:] == (("trading/price_action_5m",), "v6 timeframe 5")
+    assert route_alert(TABLE, v6(PULSE_1D))[1] == V6_ALL
+    assert route_alert(TABLE, {"format": "v9", "kind": "entry"})[1:] == ((), "no plugin is configured for format v9")
