@@ -233,6 +233,7 @@ class WebhookActor(ZepixActor):
             else:
                 if routes:
                     self._route_soon(routes)
+                    self.send_now()     # the alerts leave before the answers are written (a send each, ~0.2 ms)
                 for fd, conn, data in held:
                     # the same connection: a closed one's fd number can be reused by a new one in the same pass
                     if self.conns.get(fd) is conn and self._send(fd, data):

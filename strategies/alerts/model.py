@@ -5,6 +5,8 @@ be journaled as JSON, packed with msgpack and sent between actor processes; `Par
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -136,8 +138,7 @@ class ParsedAlert:
         schema = data.get("schema")
         if schema != SCHEMA_VERSION:
             raise ValueError(f"schema {schema!r} is not supported (expected {SCHEMA_VERSION})")
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known - {"schema"}
+        unknown = set(data) - _known_keys(cls)
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}")
         try:
@@ -178,6 +179,11 @@ class ParsedAlert:
             raise ValueError("repairs must be strings")
         kw["repairs"] = tuple(repairs)
         return cls(**kw)
+
+
+@functools.lru_cache(maxsize=None)
+def _known_keys(cls: type) -> frozenset:
+    return frozenset(f.name for f in fields(cls)) | {"schema"}
 
 
 def _req_str(data: Mapping[str, Any], name: str) -> str:
