@@ -69,6 +69,9 @@ def test_a_v3_alert_becomes_two_paper_positions_once(tmp_path):
         held = wait_for(lambda: len(p := positions()) == 2 and p, 10, what="two paper positions")
         assert {p["symbol"] for p in held} == {"XAUUSD"}
         assert {p["side"] for p in held} == {"BUY"}
+        # the paper quote followed the alert's price before the fills (it rides on the orders trading/risk sent
+        # on), instead of the symbol's start price: a buy fills at the ask, a spread above 4335.49
+        assert all(0 <= float(p["price_open"]) - 4335.49 < 2 for p in held), held
         # the same alert again: answered as a duplicate, and still two positions
         status, again = post(r.webhook_port, token, v3_buy(alert_id))
         assert status == 200 and again["status"] == "duplicate", again
