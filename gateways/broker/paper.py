@@ -322,6 +322,8 @@ class PaperBroker:
                 ("started_us", str(_us(self._now)) if self._clock_started else ""),
                 ("slip_rng", json.dumps(self._rng_state(self._slip_rng)))])
         self._save_clock_and_feeds()
+        with self._tx():        # the first state, whole, at once
+            pass
 
     def _start_clock(self, t: datetime) -> None:
         """First time ever seen (no `start` given): the clock and the price grid begin here."""
@@ -330,8 +332,11 @@ class PaperBroker:
         self._now = t
         self._clock_started = True
         self._build_feeds(t)
-        self._require().execute("UPDATE meta SET value=? WHERE key='started_us'", (str(_us(t)),))
+        # with the start, at once: feeds saved before it (on the epoch grid) would make a restart walk every
+        # tick from 1970
         self._save_clock_and_feeds()
+        with self._tx() as db:
+            db.execute("UPDATE meta SET value=? WHERE key='started_us'", (str(_us(t)),))
 
     def _load_state(self, meta: dict[str, str]) -> None:
         db = self._require()

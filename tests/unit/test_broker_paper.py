@@ -274,6 +274,20 @@ def test_a_crash_loses_at_most_seconds_of_the_price_path_never_an_order(tmp_path
     a.disconnect()
 
 
+def test_a_crash_right_after_the_clock_started_restarts_on_that_clock(tmp_path):
+    """The clock's start is written at once: feeds left on the epoch grid would make the restart walk every tick
+    since 1970."""
+    a = make(tmp_path, start=None, price_source="walk")
+    a.advance(T0)                           # the first time seen: the clock and the price grid start here
+    a.advance(T0 + timedelta(seconds=0.5))
+    b = make(tmp_path, start=None, price_source="walk")     # "a" crashed: no disconnect
+    assert T0 <= b.now <= T0 + timedelta(seconds=0.5)
+    b.advance(T0 + timedelta(seconds=5))    # a few grid steps, not fifty years of them
+    assert b.now == T0 + timedelta(seconds=5)
+    b.disconnect()
+    a.disconnect()
+
+
 def run_script(broker: PaperBroker) -> tuple:
     broker.subscribe("EURUSD", "XAUUSD")
     buy(broker, "a", "0.10", sl=D("1.08350"), tp=D("1.08650"))
