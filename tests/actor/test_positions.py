@@ -269,10 +269,12 @@ def test_dead_zone_force_closes_open_positions(system):
     cmd(s, POS, "session_edit", sessions=edit)
     wait_for(lambda: not book(s)["positions"], 15, what="every position force-closed")
     events = cmd(s, POS, "events", limit=200).data["events"]
-    assert any(e["kind"] == "session_close" for e in events)
+    closes = [e for e in events if e["kind"] == "session_close"]
+    # the dead zone closed them; which session is "current" depends on the hour the test runs (London opening
+    # less than 30 minutes ago is the later start, and the later start is the current session)
+    assert closes and closes[0]["text"].startswith("🌙 Dead Zone ends in"), closes
     out = [d for d in book(s)["deals"] if d["entry"] == "out" and d["symbol"] == "XAUUSD"]
     assert out and out[-1]["comment"] == "session"
-    assert cmd(s, POS, "sessions").data["session_id"] == "dead_zone"
 
 
 def test_admin_cli_chains_and_sessions(system):
