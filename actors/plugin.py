@@ -745,9 +745,7 @@ class PluginActor(ZepixActor):
             return
         out = data.get("outcome") or {}
         if out.get("status") in ("filled", "placed"):
-            with self.store.db:
-                self.store.update_trade(intent_id, status="PENDING")
-            self._on_order_outcome(m.outcome_from(out), None)
+            self._on_order_outcome(m.outcome_from(out), None)     # the row becomes OPEN with its ticket
             self.log.warning("%s: %s was placed after all (ticket %s): its trade is open", self.path, intent_id,
                              out.get("ticket"))
         elif row["status"] == "CHECKING":

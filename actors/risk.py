@@ -205,9 +205,10 @@ class RiskActor(ZepixActor):
         gateway = self.peer(GATEWAY) if msg.intents else None
         for order, item, intent in zip(msg.orders, items, msg.intents):
             item["forwarded"] = False
-            if gateway is None or not item["ok"] or not isinstance(intent, m.OrderIntent) or not isinstance(
-                    order, dict) or (intent.detail.get("order"), intent.symbol, intent.side) != (
-                    item["role"], order.get("broker_symbol", order.get("symbol")), order.get("side")):
+            checked = isinstance(intent, m.OrderIntent) and isinstance(order, dict) and (
+                intent.detail.get("order"), intent.symbol, intent.side) == (
+                item["role"], order.get("broker_symbol", order.get("symbol")), order.get("side"))
+            if gateway is None or not item["ok"] or not checked:
                 continue
             self.tell(gateway, replace(intent, volume=Decimal(item["volume"])))
             item["forwarded"] = True

@@ -296,8 +296,7 @@ class PaperBroker:
         if self._db is None:
             return
         self._save_clock_and_feeds()
-        with self._tx():      # whatever waits is written now
-            pass
+        self._write_pending()
         for f in self._feeds.values():
             f.close()
         self._db.close()
@@ -322,8 +321,7 @@ class PaperBroker:
                 ("started_us", str(_us(self._now)) if self._clock_started else ""),
                 ("slip_rng", json.dumps(self._rng_state(self._slip_rng)))])
         self._save_clock_and_feeds()
-        with self._tx():        # the first state, whole, at once
-            pass
+        self._write_pending()   # the first state, whole, at once
 
     def _start_clock(self, t: datetime) -> None:
         """First time ever seen (no `start` given): the clock and the price grid begin here."""
@@ -420,8 +418,12 @@ class PaperBroker:
         else:
             self._dirty.update(symbols)
         if time.monotonic() - self._saved_at >= SAVE_EVERY:
-            with self._tx():
-                pass
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """The clock and the feeds waiting for the broker's next write, written now on their own."""
+        with self._tx():
+            pass
 
     def _write_clock_and_feeds(self, db: sqlite3.Connection, symbols: set[str]) -> None:
         db.execute("UPDATE meta SET value=? WHERE key='clock_us'", (str(_us(self._now)),))
