@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
+import select
 import time
 import traceback
 from typing import Any, Callable
@@ -27,7 +29,7 @@ from thespian.actors import (ActorExitRequest, Actor, ChildActorExited, PoisonMe
                              WakeupMessage, WatchMessage)
 
 from actors import mailbox, messages as m
-from supervision import hygiene
+from supervision import fastmail, hygiene, logfiles
 
 
 def handles(*types: type) -> Callable:
@@ -80,6 +82,17 @@ class _AfterSends(logging.Handler):
         for record in held or ():
             self.inner.handle(record)
 
+    def write_directly(self, config: dict) -> str | None:
+        """From now on this process writes its records to the log file itself (supervision/logfiles.py) instead of
+        sending each to Thespian's logger. None when it does, else why not."""
+        try:
+            handler = logfiles.open_handler(config)
+        except OSError as exc:
+            return f"cannot open the log file ({exc}); records go through Thespian's logger"
+        self.inner = handler
+        self.setLevel(handler.level)
+        return None
+
     @classmethod
     def install(cls) -> "_AfterSends | None":
         """Wrap the root logger's handler of this process (once); None when there is no single handler."""
@@ -97,6 +110,8 @@ class ZepixActor(Actor):
 
     # An actor class that must run next to a resource (e.g. the MT5 terminal) names the capability here.
     exit_on_error = True
+    # Waits for its mailbox itself while Thespian is idle (_fast_loop): the actors an alert passes through.
+    fast_mail = False
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -135,6 +150,8 @@ class ZepixActor(Actor):
         self._mailboxes: dict[str, str] = {}          # str(address) -> the peer's mailbox (directory and hellos)
         self._mail_retry = False                      # a retry timer is set
         self._by_thespian: dict[str, None] = {}       # str(address) our messages to which go through Thespian
+        self._fast = None                             # fastmail.ThespianView (False: not available)
+        self.fast_passes = 0                          # passes the fast loop ran instead of Thespian's loop
         self.handled = 0
         self.batches = 0
         self.errors = 0
@@ -360,8 +377,55 @@ class ZepixActor(Actor):
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def receiveMessage(self, msg, sender):
+        """Thespian's entry. Subclasses that wrap every pass (the webhook's group commit) override ``receive_pass``."""
+        result = self.receive_pass(msg, sender)
+        if self.fast_mail and not isinstance(msg, ActorExitRequest):
+            result = self._fast_loop(result)
+        return result
+
+    def receive_pass(self, msg, sender):
+        """One message from Thespian, or one readiness of this actor's own descriptors found by the fast loop."""
         with self.batch_sends():
             return self._receive(msg, sender)
+
+    def _fast_loop(self, result):
+        """Wait for the next mailbox record or watched descriptor here, instead of in a whole turn of Thespian's loop
+        (supervision/fastmail.py), for as long as Thespian has nothing to do; then hand the turn back. Returns what
+        receiveMessage returns: the watch list of the last pass."""
+        view = self._fast
+        if view is None:
+            view = self._fast = fastmail.view(self) or False
+        if not view or self._mailbox is None or not self.initialized:
+            return result
+        while not view.busy():
+            limit = view.wait_limit()
+            theirs = view.fds()
+            if limit <= 0 or not theirs:
+                break
+            poller = select.poll()
+            mine = result.filenos if isinstance(result, ThespianWatch) else ()
+            for fd in mine:
+                poller.register(fd, select.POLLIN)
+            for fd in theirs:
+                poller.register(fd, select.POLLIN)
+            try:
+                events = poller.poll(math.ceil(limit * 1000))
+            except OSError:
+                break       # a descriptor closed under us: Thespian's turn sorts it out
+            ready = [fd for fd, _ in events]
+            # Thespian's descriptors and due timers are its business; a readiness of ours it would see too, as the
+            # poll is level-triggered, so breaking here loses nothing
+            if not ready or any(fd in theirs for fd in ready) or \
+                    any(ev & select.POLLNVAL for _, ev in events):
+                break
+            self.fast_passes += 1
+            try:
+                result = self.receive_pass(WatchMessage(ready), self.myAddress)
+            except Exception:   # noqa: BLE001 - raised out of receiveMessage, Thespian would retry the wrong message
+                self.errors += 1
+                self.log.error("%s: a fast-loop pass failed: %s", self.path, traceback.format_exc())
+                break
+        return result
 
     def _receive(self, msg, sender):
         try:
@@ -511,14 +575,20 @@ class ZepixActor(Actor):
                                         children=0, data={"handled": self.handled, "batches": self.batches,
                                                           "errors": self.errors,
                                                           "codec_errors": self.codec_errors, "mail": self._mail_figures(),
-                                                          **self.status_data()}))
+                                                          "log": self._log_road(), **self.status_data()}))
+
+    def _log_road(self) -> str:
+        """How this process's log records reach the log file: "direct" (written here) or "thespian"."""
+        inner = self._logs.inner if self._logs is not None else None
+        return "direct" if isinstance(inner, logging.FileHandler) else "thespian"
 
     def _mail_figures(self) -> dict:
         box = self._mailbox
         if box is None:
             return {"on": False}
         return {"on": True, "sent": box.sent, "received": box.received, "peers_out": len(box.outbound),
-                "peers_in": len(box.inbound), "gone": len(box.gone)}
+                "peers_in": len(box.inbound), "gone": len(box.gone),
+                "fast_loop": bool(self._fast) if self.fast_mail else None, "fast_passes": self.fast_passes}
 
     def _init(self, msg: m.Init, sender) -> None:
         self.parent = sender
@@ -526,6 +596,11 @@ class ZepixActor(Actor):
         self.implementation = msg.implementation
         self.log = logging.getLogger(f"zepix.{self.path}")
         hygiene.set_title(f"zepix {self.path}")
+        if self._logs is not None and logfiles.direct(self.config) and \
+                not isinstance(self._logs.inner, logging.FileHandler):
+            why = self._logs.write_directly(self.config)
+            if why:
+                self.log.warning("%s: %s", self.path, why)
         if mailbox.available():
             try:
                 box = mailbox.Mailbox()
@@ -583,7 +658,8 @@ _BUILTIN = {m.EventSubscribe: "_on_event_subscribe", m.Command: "_on_command",
 # the loop's own methods; the builtin handlers (_on_command, _on_event_subscribe, ...) may be extended with super()
 _INTERNALS = frozenset({"_receive", "_on_bytes", "_dispatch_msg", "_guard", "_flush_outbox", "_init", "_on_directory",
                         "_post", "_watch", "batch_sends", "send_now", "_transmit", "_mail_check", "_on_mail",
-                        "_mail_retry_due", "_learn_mailboxes", "mailbox_name", "_mail_figures"})
+                        "_mail_retry_due", "_learn_mailboxes", "mailbox_name", "_mail_figures", "receiveMessage",
+                        "_fast_loop", "_log_road"})
 
 
 class _Stop(Exception):

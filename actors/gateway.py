@@ -78,6 +78,7 @@ class Job:
     timeouts: int = 0
     fixed: bool = False
     notes: list = field(default_factory=list)
+    answered_at: float = 0.0        # time.time() the broker answered the last send: when the order was accepted
 
 
 def publish_trade(actor, event: m.TradeEvent) -> None:
@@ -90,6 +91,7 @@ def publish_trade(actor, event: m.TradeEvent) -> None:
 
 
 class BrokerGateway(SimulationSwitch, ZepixActor):
+    fast_mail = True      # on every alert's path: waits for its mailbox itself (actors/base.py)
 
     @staticmethod
     def actorSystemCapabilityCheck(capabilities: dict, requirements: dict) -> bool:
@@ -389,6 +391,7 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
                 result = OrderResult(job.msg.intent_id, RetcodeClass.CONNECTION, str(exc))
             except BrokerError as exc:
                 result = OrderResult(job.msg.intent_id, RetcodeClass.HARD, str(exc))
+            job.answered_at = time.time()
             _crash_point("after_send")
             cls = result.retcode_class
             # the one line per send (the paper broker logs its fills at DEBUG): each record is a message
@@ -505,7 +508,7 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
         out = m.OrderOutcome(intent_id=msg.intent_id, plugin=msg.plugin, status=status, ticket=ticket,
                              symbol=symbol, side=side, price=r.price, volume=r.volume, retcode=r.retcode,
                              reason=r.reason, attempts=max(job.sends, 1), alert_id=getattr(msg, "alert_id", ""),
-                             detail=detail, at=time.time())
+                             detail=detail, at=job.answered_at if job.answered_at and not reconciled else time.time())
         # asked before the transaction: a terminal's answer can take a while, the ledger's write lock should not
         opened = (self._broker_time_of(ticket, pending=job.kind == "pending")
                   if job.kind in ("order", "pending") and ticket else None)
@@ -594,11 +597,13 @@ class BrokerGateway(SimulationSwitch, ZepixActor):
         if not out.alert_id:
             return
         ok = out.status not in ("rejected", "unknown")
+        # "executed" at the time the broker accepted the order (the outcome's time); when the gateway reported it,
+        # after its own ledger write, is in the detail
         self.tell_peer(WEBHOOK, m.AlertOutcome(
             alert_id=out.alert_id, status="executed" if ok else "rejected", source=self.path,
             reason="" if ok else out.reason,
             detail={"intent_id": out.intent_id, "ticket": out.ticket, "price": out.price, "volume": out.volume,
-                    "order_status": out.status}, at=time.time()))
+                    "order_status": out.status, "reported_at": time.time()}, at=out.at or time.time()))
 
     def _broker_time_of(self, ticket: int, pending: bool) -> float | None:
         """The broker's time of a new position/order: deal scans start there (a broker clock may differ)."""

@@ -78,6 +78,7 @@ class Job:
 
 
 class PluginActor(ZepixActor):
+    fast_mail = True      # on every alert's path: waits for its mailbox itself (actors/base.py)
     forced_family: str | None = None
 
     # -- set-up and configuration ------------------------------------------------------------------------------

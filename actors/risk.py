@@ -61,6 +61,7 @@ def _dec(value, default: Decimal | None = None) -> Decimal | None:
 
 
 class RiskActor(ZepixActor):
+    fast_mail = True      # on every alert's path: waits for its mailbox itself (actors/base.py)
 
     def setup(self) -> None:
         self.settings = RiskSettings.from_mapping(self.config.get("risk") or {})

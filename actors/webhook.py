@@ -98,6 +98,7 @@ def reject_status(err: AlertError) -> int:
 
 
 class WebhookActor(ZepixActor):
+    fast_mail = True      # on every alert's path: waits for its mailbox itself (actors/base.py)
 
     def setup(self) -> None:
         cfg = self.config
@@ -124,7 +125,7 @@ class WebhookActor(ZepixActor):
         # fd (readable when any connection is): Thespian builds a new selector with every watched fd on each turn
         # of its loop, which with 50 keep-alive clients cost more than the requests themselves.
         self.poller = select.epoll()
-        # Group commit (receiveMessage): answers and routes of one pass wait here until the journal commit
+        # Group commit (receive_pass): answers and routes of one pass wait here until the journal commit
         self._held: list[tuple[int, Conn, bytes]] | None = None
         self._pass_routes: list[m.AlertRoute] | None = None
         self._log_window, self._log_count, self._log_dropped = 0.0, 0, 0
@@ -201,7 +202,7 @@ class WebhookActor(ZepixActor):
             journal.close()
 
     # -- group commit ------------------------------------------------------------------------------------------
-    def receiveMessage(self, msg, sender):
+    def receive_pass(self, msg, sender):
         """Everything one transport message brings (a socket readiness pass with many requests, a Batch of
         outcomes) is written to the journal in one transaction. Only after its commit are the HTTP answers sent
         and the new alerts routed, so nothing is acknowledged or acted on that a crash could lose; and one commit
@@ -209,13 +210,13 @@ class WebhookActor(ZepixActor):
         journal = getattr(self, "journal", None)
         # (the exit request closes the journal: inside a group its commit failed and the pass was lost)
         if journal is None or self._held is not None or isinstance(msg, ActorExitRequest):
-            return super().receiveMessage(msg, sender)
+            return super().receive_pass(msg, sender)
         self._held, self._pass_routes = [], []
         failed = None
         try:
             with journal.group():
                 self._journal_handed()      # hand-offs made after the last commit, before this pass's outcomes
-                super().receiveMessage(msg, sender)
+                super().receive_pass(msg, sender)
                 self._journal_handed()
         except sqlite3.Error as exc:
             failed = exc
@@ -503,7 +504,7 @@ class WebhookActor(ZepixActor):
                           parsed.signal_type, parsed.symbol, client)
             route = m.AlertRoute(alert_id=alert_id, alert=alert, received_at=received)
             if self._pass_routes is not None:
-                self._pass_routes.append(route)     # routed after the commit (receiveMessage)
+                self._pass_routes.append(route)     # routed after the commit (receive_pass)
             else:
                 self._route(route)
         return 200, answer

@@ -133,6 +133,13 @@ def validate(cfg: dict) -> None:
             raise ConfigError(key, value, "a TCP port 1-65535")
     if log["level"].upper() not in LOG_LEVELS:
         raise ConfigError("logging.level", log["level"], " | ".join(LOG_LEVELS))
+    if not isinstance(log.get("direct", True), bool):
+        raise ConfigError("logging.direct", log["direct"], "true or false")
+    if not log.get("rotate_check_seconds", 5.0) > 0:
+        raise ConfigError("logging.rotate_check_seconds", log["rotate_check_seconds"], "a number of seconds > 0")
+    for key in ("max_bytes", "backups"):
+        if log[key] < 0:
+            raise ConfigError(f"logging.{key}", log[key], "an integer >= 0")
     wd = cfg["watchdog"]
     for key in ("ping_interval", "ping_timeout", "restart_backoff_min", "restart_backoff_max", "stop_timeout",
                 "restart_period"):

@@ -34,6 +34,7 @@ from actors import messages as m
 from actors.base import ZepixActor, handles
 from supervision.childspec import ChildSpec
 from supervision.policy import Backoff, CircuitBreaker, RestartIntensity
+from supervision import logfiles
 
 ROOT_PREFIX = "zepix-root/"
 TICK = 0.1          # seconds between supervision checks
@@ -236,7 +237,7 @@ class Supervisor(ZepixActor):
                 if child.state == "waiting" and not self.stopping:
                     self._start(child)
 
-    def receiveMessage(self, msg, sender):
+    def receive_pass(self, msg, sender):
         if isinstance(msg, ActorSystemConventionUpdate):
             self._on_convention(msg)
             return None
@@ -245,7 +246,7 @@ class Supervisor(ZepixActor):
             if child is not None and child.state == "running":
                 child.last_pong = max(child.last_pong, time.monotonic() - child.spec.heartbeat_interval)
             return None
-        return super().receiveMessage(msg, sender)
+        return super().receive_pass(msg, sender)
 
     # -- exits -------------------------------------------------------------------------------------------------
     def on_child_exited(self, address) -> None:
@@ -614,6 +615,9 @@ class RootSupervisor(Supervisor):
         # ops (issue 8): the root lists itself under its own name, so actors of the tree (ops/health) can send it
         # Subscribe and TreeRequest; it is never sent its own Directory (see on_timer).
         self._directory_change(ROOT_PREFIX.rstrip("/"), self.myAddress, self.mailbox_name)
+        if logfiles.direct(self.config):
+            # every actor writes the log file itself; the root is the one that rotates it
+            self.after(logfiles.rotate_check(self.config), "logs")
 
     def _directory_change(self, path: str, address, mailbox: str = "") -> None:
         if address is None:
@@ -631,6 +635,10 @@ class RootSupervisor(Supervisor):
             self.after(DIRECTORY_DELAY, "directory")
 
     def on_timer(self, key) -> None:
+        if key == "logs":
+            self._rotate_logs()
+            self.after(logfiles.rotate_check(self.config), "logs")
+            return
         if key == "directory":
             self.dir_due = False
             self.directory = dict(self.dir_map)
@@ -642,6 +650,16 @@ class RootSupervisor(Supervisor):
                     self.send(addr, data)
             return
         super().on_timer(key)
+
+    def _rotate_logs(self) -> None:
+        log = self.config["logging"]
+        try:
+            rotated = logfiles.rotate(logfiles.log_path(self.config), int(log["max_bytes"]), int(log["backups"]))
+        except OSError as exc:
+            self.log.error("%s: log rotation failed: %s", self.path, exc)
+            return
+        if rotated:
+            self.log.info("%s: rotated the log file (over %s bytes)", self.path, log["max_bytes"])
 
     @handles(m.LookupRequest)
     def _on_lookup(self, msg: m.LookupRequest, sender) -> None:

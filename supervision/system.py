@@ -2,7 +2,8 @@
 
 ``start_system`` runs in the host process that ``run.py`` starts in a fresh process group: it patches the
 transport to bind loopback only (single-host mode), starts Thespian's admin with logs going to rotating files
-through ``logDefs``, and creates the root supervisor. Everything forked from there shares the host's process
+through ``logDefs`` (supervision/logfiles.py: on a single host the actors write the file themselves), and creates the
+root supervisor. Everything forked from there shares the host's process
 group, so stopping can always end with one group kill.
 
 ``AdminClient`` connects to a running system and never starts one: with nothing on the admin port it raises
@@ -17,10 +18,9 @@ import os
 import socket
 import time
 import uuid
-from pathlib import Path
 
 from actors import messages as m
-from supervision import fastselect, hygiene
+from supervision import fastselect, hygiene, logfiles
 from supervision.tree import ROOT_NAME, build_tree
 
 SYSTEM_BASE = "multiprocTCPBase"
@@ -37,18 +37,13 @@ class _AdminSilent(Exception):
 
 
 def log_defs(cfg: dict) -> dict:
-    logs = Path(cfg["system"]["data_dir"]) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logfiles.log_path(cfg).parent.mkdir(parents=True, exist_ok=True)
     level = cfg["logging"]["level"].upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-        "handlers": {
-            "file": {"class": "logging.handlers.RotatingFileHandler", "filename": str(logs / "zepix.log"),
-                     "maxBytes": cfg["logging"]["max_bytes"], "backupCount": cfg["logging"]["backups"],
-                     "formatter": "line", "level": level},
-        },
+        "formatters": {"line": {"format": logfiles.LINE_FORMAT}},
+        "handlers": {"file": logfiles.handler_def(cfg)},
         "root": {"handlers": ["file"], "level": level},
     }
 

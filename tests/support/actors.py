@@ -54,6 +54,28 @@ class Worker(ZepixActor):
         self.seen = getattr(self, "seen", []) + [msg.text]
 
 
+class FastWorker(Worker):
+    """A Worker that waits for its mailbox itself (ZepixActor.fast_mail), as the actors on an alert's path do.
+    Commands: "timer" {seconds} (a "timer" entry in seen when it fires), "log" {text} (one INFO record), "crash"."""
+
+    fast_mail = True
+
+    def on_command(self, msg, sender):
+        if msg.name == "timer":
+            self.after(float(msg.args["seconds"]), "test-timer")
+            return m.CommandReply(corr=msg.corr, ok=True, text="set")
+        if msg.name == "log":
+            self.log.info("%s: %s", self.path, msg.args["text"])
+            return m.CommandReply(corr=msg.corr, ok=True, text="logged")
+        if msg.name == "crash":
+            self.crash("asked to by the test")
+        return super().on_command(msg, sender)
+
+    def on_timer(self, key) -> None:
+        if key == "test-timer":
+            self.seen = getattr(self, "seen", []) + ["timer"]
+
+
 class Fallback(Worker):
     """The fallback implementation used in breaker tests."""
 

@@ -263,6 +263,7 @@ def test_unknown_key(tmp_path):
     ("[system]\nadmin_port = true\n", "system.admin_port"),
     ("[watchdog]\nping_interval = \"1\"\n", "watchdog.ping_interval"),
     ("[logging]\nlevel = 3\n", "logging.level"),
+    ('[logging]\ndirect = "yes"\n', "logging.direct"),
     ("system = 5\n", "system"),
 ])
 def test_wrong_type(tmp_path, text, key):
@@ -282,6 +283,9 @@ def test_int_is_accepted_for_a_float(tmp_path):
     ("[webhook]\nport = -1\n", "webhook.port"),
     ('[system]\nmode = "cluster"\n', "system.mode"),
     ('[logging]\nlevel = "LOUD"\n', "logging.level"),
+    ("[logging]\nrotate_check_seconds = 0\n", "logging.rotate_check_seconds"),
+    ("[logging]\nmax_bytes = -1\n", "logging.max_bytes"),
+    ("[logging]\nbackups = -1\n", "logging.backups"),
     ("[watchdog]\nping_timeout = 0\n", "watchdog.ping_timeout"),
     ("[watchdog]\nmax_missed = 0\n", "watchdog.max_missed"),
     ('[[supervision.extra]]\nparent = "ops"\nname = "w"\n', "supervision.extra[0].actor"),
