@@ -366,7 +366,7 @@ class PositionManager(ZepixActor):
                 self.store.conn.execute("UPDATE intents SET updated_at=? WHERE intent_id=?", (time.time(), iid))
 
     def _reconcile(self) -> None:
-        if not any(t["status"] == "open" for t in self.tracked.values()):
+        if not any(t["status"] in ("open", "closing") for t in self.tracked.values()):
             return
         corr = uuid.uuid4().hex
         self.pending_queries[corr] = "positions"
@@ -507,6 +507,12 @@ class PositionManager(ZepixActor):
         now = self.now()
         reason = msg.reason or "exit"
         mine = [t for t in self.tracked.values() if t["chain"] == msg.trade_id]
+        for t in mine:
+            if t["kind"] == "entry" and t["status"] == "open":
+                # the plugin publishes TradeClosed once its orders are closed at the broker; their TradeEvents may
+                # still be on their way. Closing them again from the chain was refused ("position does not exist")
+                # and told the trader so, at HIGH, on every exit.
+                self._touch({**t, "status": "closing"})
         for pchain in {t["pchain"] for t in mine if t.get("pchain")}:
             self._stop_chain(pchain, reason.upper(), now)
         self._book(R.cancel_chain(self.book, msg.trade_id))
@@ -557,7 +563,12 @@ class PositionManager(ZepixActor):
             why = {"sl_hit": "sl", "tp_hit": "tp"}.get(kind) or (msg.reason.lower() if msg.reason.lower() in
                                                                  ("sl", "tp") else "closed")
             pnl = msg.profit if msg.profit is not None else self._estimate(t, msg.price)
-            self._closed(t, pnl, msg.price, why, self.now())
+            # Closed neither by its SL/TP nor by a close of ours ("pos-close-..."): its plugin's exit or reversal,
+            # or a close outside the bot (broker-side events carry the opening intent). A chain order closed that
+            # way stops its chain (facts §4.1); it is not a level booked in profit.
+            outside = (msg.reason or "closed").upper() \
+                if why == "closed" and not msg.intent_id.startswith("pos-close-") else ""
+            self._closed(t, pnl, msg.price, why, self.now(), outside=outside)
         self._flush()
 
     @handles(m.OrderOutcome)
@@ -593,7 +604,8 @@ class PositionManager(ZepixActor):
         open_tickets = {int(r["ticket"]) for r in rows if isinstance(r, dict) and "ticket" in r}
         now = self.now()
         for t in list(self.tracked.values()):
-            if t["status"] == "open" and t.get("ticket") is not None and t["ticket"] not in open_tickets:
+            if t["status"] in ("open", "closing") and t.get("ticket") is not None and \
+                    t["ticket"] not in open_tickets:
                 quote = self.quotes.get(t["symbol"])
                 price = exit_quote(Side(t["side"]), quote[0], quote[1]) if quote else _d(t["entry"])
                 pnl = self._estimate(t, price)
@@ -646,7 +658,9 @@ class PositionManager(ZepixActor):
             self._shield_book(shields)
             self._execute(acts, chain_id=t["chain"])
 
-    def _closed(self, t: dict, pnl: Decimal, price: Decimal | None, why: str, now: datetime) -> None:
+    def _closed(self, t: dict, pnl: Decimal, price: Decimal | None, why: str, now: datetime,
+                outside: str = "") -> None:
+        """``outside``: the reason of a close that was neither an SL/TP hit nor ours (an exit, a reversal)."""
         if t["status"] == "closed":
             return
         # exit price, reason and time make the session and TP reports (strategies/positions/reports.py)
@@ -657,6 +671,9 @@ class PositionManager(ZepixActor):
         side = Side(t["side"])
         ds = self.day_start(now)
         if t.get("pchain") and t["pchain"] in self.chains:
+            if outside:
+                # its other open orders are closed; this one already is (its tracked status says so)
+                self._stop_chain(t["pchain"], outside, now)
             chain = self.chains[t["pchain"]]
             order = chain.order(t["cid"])
             awaiting = False

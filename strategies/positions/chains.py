@@ -252,7 +252,8 @@ def on_close(chain: Chain, settings: ChainSettings, spec: SymbolSpec, client_id:
     chain = _with_order(chain, replace(o, status=OrderStatus.CLOSED, pnl=pnl, outcome=outcome))
     chain = replace(chain, realised=chain.realised + pnl)
     actions: list[Action] = []
-    if outcome is Outcome.PROFIT and o.recovers is None:
+    if outcome is Outcome.PROFIT and o.recovers is None and chain.status is ChainStatus.ACTIVE:
+        # (an order of a stopped chain closes because the chain stopped: that is not a booking)
         actions.append(Notify("profit_booked", f"💰 {chain.symbol} chain {chain.chain_id} L{o.level}: "
                                                f"+{pnl} booked", "MEDIUM"))
     if o.recovers:

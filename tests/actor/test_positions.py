@@ -209,6 +209,30 @@ def test_sigkill_mid_chain_resumes_from_the_database_without_duplicates(system):
     assert all(d["intent_id"].startswith("pos-PROFIT_USDCAD_") for d in l1 + l2)
 
 
+@pytest.mark.parametrize("symbol, announce", [("EURJPY", "after"), ("AUDJPY", "before")])
+def test_an_exit_that_closes_order_b_stops_its_chain_without_booking_or_closing_it_twice(system, symbol, announce):
+    """The plugin's exit closes Order B in a small profit (below the chain's booking target): the chain stops
+    ("EXIT", facts §4.1) whichever of the broker's close and the plugin's TradeClosed reaches positions first. It is
+    not a level booked in profit (no level-up, no level-1 orders), and B is not closed a second time (which the
+    broker refused, and the trader was told at HIGH)."""
+    s = system
+    trade = f"T-EX-{announce}"
+    bid, _ = open_trade(s, trade, symbol, "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 30}], "160.000",
+                        pip="0.01")
+    chain = wait_for(lambda: chain_of(s, symbol), 10, what="the chain")
+    set_price(s, symbol, str(D(bid) + D("0.050")))      # 5 pips up: in profit, below min_profit ($7)
+    cmd(s, ENTRIES, "exit", trade_id=trade, announce=announce)
+    c = wait_for(lambda: (c := chain_of(s, symbol)) and c["status"] == "STOPPED" and
+                 all(o["status"] == "CLOSED" for o in c["orders"]) and c, 10, what="the chain stopped")
+    assert c["reason"] == "EXIT" and c["level"] == 0 and len(c["orders"]) == 1
+    assert not [p for p in book(s)["positions"] if p["symbol"] == symbol]
+    assert not [d for d in in_deals(s, "PROFIT_L1") if d["symbol"] == symbol]
+    mine = [e for e in cmd(s, POS, "events", limit=500).data["events"] if e["chain_id"] == chain["chain_id"]]
+    kinds = [e["kind"] for e in mine]
+    assert not {"chain_level_up", "profit_booked", "close_sent", "order_rejected"} & set(kinds), mine
+    assert kinds.count("chain_stopped") == 1
+
+
 def test_stop_chain_command_and_admin_listing(system):
     s = system
     open_trade(s, "T-MS", "USDJPY", "BUY", [{"role": "B", "volume": "0.10", "sl_pips": 30}], "150.000", pip="0.01")

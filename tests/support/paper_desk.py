@@ -130,6 +130,21 @@ class PaperGateway(ZepixActor):
             self.publish("ticks", m.Ticks(ticks=((a["symbol"], tick.bid, tick.ask, time.time()),)))
             return m.CommandReply(corr=msg.corr, ok=True, text="", data={"bid": str(tick.bid), "ask": str(tick.ask),
                                                                           "deals": len(adv.deals)})
+        if msg.name == "exit":
+            # a plugin's exit: close intents for the trade's orders, then TradeClosed ("announce": "after" the
+            # closes are answered, as a plugin does, or "before" them, so positions hears of the exit first)
+            trade_id, plugin = a["trade_id"], a.get("plugin", self.name)
+            intents = []
+            for o in self.opened.get(trade_id, []):
+                iid = f"{plugin}:{trade_id}:close:{o['ticket']}"
+                intents.append(iid)
+                self.tell_peer(self.gateway, m.CloseIntent(intent_id=iid, plugin=plugin, ticket=o["ticket"],
+                                                           reason="exit", detail={"trade_id": trade_id}))
+            if a.get("announce", "after") == "before":
+                self._announce_close(plugin, trade_id)
+            else:
+                self.closing[trade_id] = set(intents)
+            return m.CommandReply(corr=msg.corr, ok=True, text=f"closing {len(intents)}")
         if msg.name == "subs":
             return m.CommandReply(corr=msg.corr, ok=True, text="",
                                   data={t: len(s) for t, s in self.topic_subs.items()})
@@ -153,11 +168,22 @@ class EntryDouble(ZepixActor):
     def setup(self) -> None:
         self.gateway = self.spec.get("options", {}).get("gateway", "broker/gateway")
         self.pending: dict[str, dict] = {}      # trade id -> {"msg": args, "fills": {intent_id: outcome}}
+        self.opened: dict[str, list] = {}       # trade id -> its filled orders (with tickets)
+        self.closing: dict[str, set] = {}       # trade id -> close intents not answered yet ("exit" command)
         self.reentry_signals: list[dict] = []
 
     @handles(m.OrderOutcome)
     def _outcome(self, msg: m.OrderOutcome, sender) -> None:
         trade_id = msg.detail.get("trade_id")
+        if ":close:" in msg.intent_id:
+            # as a plugin does: TradeClosed once every order of the trade is closed at the broker
+            left = self.closing.get(trade_id)
+            if left is not None:
+                left.discard(msg.intent_id)
+                if not left:
+                    del self.closing[trade_id]
+                    self._announce_close(msg.plugin, trade_id)
+            return
         p = self.pending.get(trade_id)
         if p is None:
             return
@@ -173,6 +199,7 @@ class EntryDouble(ZepixActor):
             orders.append({"role": o["role"], "ticket": out.ticket, "volume": out.volume, "price": out.price,
                            "sl": o["sl"], "tp": o["tp"], "intent_id": o["intent_id"]})
         del self.pending[trade_id]
+        self.opened[trade_id] = orders
         self.publish("entries", m.TradeOpened(plugin=a.get("plugin", self.name), trade_id=trade_id, alert_id="",
                                               symbol=a["symbol"], side=a["side"], orders=tuple(orders),
                                               logic=a.get("logic", ""), detail=a.get("detail", {})))
@@ -206,12 +233,31 @@ class EntryDouble(ZepixActor):
             self.publish("entries", m.TradeClosed(plugin=a.get("plugin", self.name), trade_id=a["trade_id"],
                                                   reason=a.get("reason", "exit"), detail=a.get("detail", {})))
             return m.CommandReply(corr=msg.corr, ok=True, text="closed")
+        if msg.name == "exit":
+            # a plugin's exit: close intents for the trade's orders, then TradeClosed ("announce": "after" the
+            # closes are answered, as a plugin does, or "before" them, so positions hears of the exit first)
+            trade_id, plugin = a["trade_id"], a.get("plugin", self.name)
+            intents = []
+            for o in self.opened.get(trade_id, []):
+                iid = f"{plugin}:{trade_id}:close:{o['ticket']}"
+                intents.append(iid)
+                self.tell_peer(self.gateway, m.CloseIntent(intent_id=iid, plugin=plugin, ticket=o["ticket"],
+                                                           reason="exit", detail={"trade_id": trade_id}))
+            if a.get("announce", "after") == "before":
+                self._announce_close(plugin, trade_id)
+            else:
+                self.closing[trade_id] = set(intents)
+            return m.CommandReply(corr=msg.corr, ok=True, text=f"closing {len(intents)}")
         if msg.name == "subs":
             return m.CommandReply(corr=msg.corr, ok=True, text="",
                                   data={t: len(s) for t, s in self.topic_subs.items()})
         if msg.name == "signals":
             return m.CommandReply(corr=msg.corr, ok=True, text="", data={"signals": self.reentry_signals})
         return super().on_command(msg, sender)
+
+
+    def _announce_close(self, plugin: str, trade_id: str) -> None:
+        self.publish("entries", m.TradeClosed(plugin=plugin, trade_id=trade_id, reason="exit"))
 
 
 # -- helpers for tests driving the desk ------------------------------------------------------------------------------

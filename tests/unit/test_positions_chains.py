@@ -190,6 +190,14 @@ def test_stop_chain_closes_open_orders_and_late_fills():
     assert C.on_tick(ch, CS, EUR, D(2), D(2), NOW)[1] == []
 
 
+def test_an_order_closing_after_its_chain_stopped_is_recorded_but_not_booked():
+    ch, _ = C.stop_chain(chain(), "EXIT", NOW)               # the exit closes Order B, in profit
+    ch, actions = C.on_close(ch, CS, EUR, "B", D("3.5"), NOW)
+    assert ch.realised == D("3.5") and ch.orders[0].status is C.OrderStatus.CLOSED
+    assert actions == []                                     # no "profit booked", no next level
+    assert ch.status is C.ChainStatus.STOPPED and ch.level == 0
+
+
 def test_unknown_ids_are_ignored():
     ch = chain()
     assert C.on_close(ch, CS, EUR, "nope", D(1), NOW) == (ch, [])
