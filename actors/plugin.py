@@ -28,6 +28,7 @@ from typing import Any
 
 from actors import messages as m
 from actors.base import ZepixActor, handles
+from actors.price_subs import PriceSubscriptions
 from gateways.storage.plugin_store import PluginStore
 from strategies.alerts.model import ParsedAlert
 from strategies.decisions import Close, Enter, Facts, Notify, Record, Skip
@@ -105,6 +106,9 @@ class PluginActor(ZepixActor):
         self.subscribe_to(RISK, "risk")
         # broker quotes: (bid, ask, arrived at) per broker symbol, for the spread filter and alerts with no price
         self.quotes: dict[str, tuple[Decimal, Decimal, float]] = {}
+        # quotes of the symbols this plugin's alerts name (spread filter, alerts without a price), from the first
+        # alert of each symbol on
+        self.prices = PriceSubscriptions(self, (self.tcfg["tick_source"],) if self.tcfg.get("tick_source") else ())
         if self.tcfg.get("tick_source"):
             self.subscribe_to(self.tcfg["tick_source"], "ticks")
         self.after(0.25, "sweep")
@@ -148,6 +152,7 @@ class PluginActor(ZepixActor):
             store.close()
 
     def on_directory(self, previous: dict) -> None:
+        self.prices.on_directory(self.directory, previous)
         gw = self.peer(GATEWAY)
         if gw is None and previous.get(GATEWAY) is not None and self._gateway_remote():
             self._gateway_lost()
@@ -220,6 +225,7 @@ class PluginActor(ZepixActor):
         headroom = Decimal(self.risk.headroom) if self.risk and self.risk.state == "ACTIVE" else None
         sides = frozenset(Side(s) for s in self.store.open_sides(alert.symbol))
         price = spread = None
+        self.prices.add(alert.broker_symbol)
         quote = self.quotes.get(alert.broker_symbol)
         if quote is not None and time.time() - quote[2] <= float(self.tcfg.get("quote_max_age", 60.0)):
             bid, ask, _ = quote

@@ -30,6 +30,7 @@ from typing import Any
 from actors import messages as m
 from actors.base import ZepixActor, handles
 from actors.positions_store import PositionStore
+from actors.price_subs import PriceSubscriptions
 from config.errors import ConfigError
 from strategies import sessions as S
 from strategies.positions import chains as C
@@ -142,6 +143,7 @@ class PositionManager(ZepixActor):
         self.risk_ok: set[str] = set(self.store.get("risk_ok", []))
         self.risk_asked: set[str] = set()
         self.latency: list[float] = []
+        self.prices = PriceSubscriptions(self, self.cfg.tick_sources)
         self._subscribe()
         self.resent = 0
         self.after(0.0, "start")
@@ -173,6 +175,8 @@ class PositionManager(ZepixActor):
         if self.session_edits:
             self._apply_session_edits()
         self._subscribe()
+        self.prices.sources = tuple(new.tick_sources)
+        self.prices.want(self._price_symbols())
         self.after(0.0, "sessions")
 
     def status_data(self) -> dict:
@@ -248,10 +252,20 @@ class PositionManager(ZepixActor):
         else:
             self.log.info("%s: %s %s", self.path, kind, text)
 
+    def _price_symbols(self) -> set[str]:
+        """Symbols whose quotes this manager needs: open and pending orders, active chains, watches, shields."""
+        out = {t["symbol"] for t in self.tracked.values() if t["status"] != "closed"}
+        out.update(c.symbol for c in self.chains.values() if c.status is C.ChainStatus.ACTIVE)
+        out.update(w.symbol for w in self.book.watches)
+        out.update(sh.symbol for sh in self.shields.shields)
+        return out
+
     def _flush(self) -> None:
         """Commit this handler's changes and intents, then send the intents (write-ahead)."""
         if not (self.d_chains or self.d_tracked or self.d_kv or self.out or self.ev or self.answered):
             return
+        if self.d_chains or self.d_tracked or "book" in self.d_kv or "shields" in self.d_kv:
+            self.prices.want(self._price_symbols())
         encoded = [(iid, kind, m.encode(msg)) for iid, kind, msg in self.out]
         new = set(self.store.commit(
             chains=[self.chains[c].to_dict() for c in self.d_chains], tracked=[self.tracked[t] for t in self.d_tracked],
@@ -335,6 +349,7 @@ class PositionManager(ZepixActor):
     # ------------------------------------------------------------------ timers
     def on_timer(self, key: Any) -> None:
         if key == "start":
+            self.prices.want(self._price_symbols())      # what the database brought back
             self._resend_open_intents()
             self._reconcile()
             self.after(self.cfg.reconcile_seconds, "reconcile")
@@ -343,6 +358,7 @@ class PositionManager(ZepixActor):
             self._resend_open_intents(older_than=self.cfg.resend_after_seconds)
             self.after(self.cfg.resend_after_seconds, "resend")
         elif key == "reconcile":
+            self.prices.want(self._price_symbols())      # (a feed that was not running is asked again)
             self._reconcile()
             self.after(self.cfg.reconcile_seconds, "reconcile")
         elif key == "sessions":
@@ -373,6 +389,7 @@ class PositionManager(ZepixActor):
         self.tell_peer(self.cfg.gateway, m.BrokerQuery(corr=corr, what="positions"))
 
     def on_directory(self, previous: dict) -> None:
+        self.prices.on_directory(self.directory, previous)
         gw = self.cfg.gateway
         if self.directory.get(gw) is not None and self.directory.get(gw) != previous.get(gw):
             self._resend_open_intents()

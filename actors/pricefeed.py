@@ -54,6 +54,12 @@ class PriceFeed(ZepixActor):
     def feed_symbols(self) -> set[str]:
         return self.symbols | {s for s, who in self.requested.items() if who}
 
+    def on_directory(self, previous: dict) -> None:
+        # a subscriber that restarted asks again from its new address; the old one would keep its symbols fed
+        alive = {str(a) for a in self.directory.values()}
+        for who in self.requested.values():
+            who[:] = [a for a in who if str(a) in alive]
+
     @handles(m.PriceSubscribe)
     def _on_subscribe(self, msg: m.PriceSubscribe, sender) -> None:
         for s in msg.symbols:

@@ -112,3 +112,36 @@ def test_a_threshold_changed_on_disk_applies_to_the_next_alert(tmp_path):
         assert row["status"] == "skipped" and "consensus" in json.dumps(row).lower(), row
         # nothing restarted for it
         assert all(n["restarts"] == 0 for n in r.tree()["children"])
+
+
+def test_order_b_is_booked_on_the_feeds_quotes_and_its_chain_levels_up(tmp_path):
+    """The price feed is asked for the symbols the position manager holds (nobody asked before, so it had no quote
+    and every chain level was refused "no price for XAUUSD yet"). An alert that moves the paper price up (a squeeze
+    notice at 4345) reaches trading/positions as a tick; Order B is booked at its profit target and level 1 places
+    its two orders, filled by the paper broker."""
+    token = "t" + uuid.uuid4().hex
+    with run_py(tmp_path, env={"ZEPIX_WEBHOOK_TOKEN": token}) as r:
+        r.wait_ready(40)
+        alert_id = "e2e-" + uuid.uuid4().hex[:8]
+        wait_for(lambda: post(r.webhook_port, token, v3_buy(alert_id))[0] == 200, 20, what="webhook accepts")
+
+        def positions():
+            data = json.loads(admin(r, "positions", "--json"))
+            return data.get("positions", data) if isinstance(data, dict) else data
+
+        wait_for(lambda: len(positions()) == 2, 30, interval=0.2, what="Order A and Order B")
+        wait_for(lambda: json.loads(admin(r, "chains", "--json")).get("chains"), 10, what="the profit chain")
+        squeeze = json.dumps({"type": "squeeze_v3", "signal_type": "Volatility_Squeeze", "symbol": "XAUUSD",
+                              "tf": "15", "price": 4345.0, "consensus_score": 5, "market_trend": 1,
+                              "message": "Big move expected", "id": "e2e-sq-" + uuid.uuid4().hex[:8]}).encode()
+        assert post(r.webhook_port, token, squeeze)[0] == 200
+
+        def level_one():
+            chains = json.loads(admin(r, "chains", "--json"))["chains"]
+            return next((c for c in chains if c["level"] >= 1), None)
+
+        chain = wait_for(level_one, 20, interval=0.3, what="the chain at level 1")
+        assert chain["status"] == "ACTIVE", chain
+        held = wait_for(lambda: len(p := positions()) == 3 and p, 15, interval=0.3,
+                        what="Order A and the two level-1 orders")
+        assert sum("PROFIT_L1" in p["comment"] for p in held) == 2, held

@@ -84,6 +84,10 @@ class PaperGateway(ZepixActor):
                                                 volume=r.volume, price=r.price, plugin=msg.plugin,
                                                 intent_id=msg.intent_id, sl=msg.sl, tp=msg.tp, at=time.time()))
 
+    @handles(m.PriceSubscribe)
+    def _subscribe_prices(self, msg: m.PriceSubscribe, sender) -> None:
+        pass    # (the desk publishes every symbol it moves; as a tick source it is asked like broker/pricefeed)
+
     @handles(m.CloseIntent)
     def _close(self, msg: m.CloseIntent, sender) -> None:
         self._count(msg.intent_id)
