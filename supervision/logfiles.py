@@ -6,8 +6,9 @@ the logger 2 ms of CPU per alert. On a single host (``system.mode = "single"``, 
 its records to ``<data dir>/logs/zepix.log`` itself instead (``logging.direct``, default on):
 
 - every process appends through its own ``WatchedFileHandler``. The file is opened with O_APPEND, so lines from
-  different processes never overwrite each other (each record is one ``write``), and the handler reopens the file
-  when its name points to a new file;
+  different processes never overwrite each other (a record that fits the 8 kB write buffer is one ``write``, so
+  only a longer one, a big traceback, can be interleaved with another process's line), and the handler reopens
+  the file when its name points to a new file;
 - one owner rotates: the root supervisor calls ``rotate`` every ``logging.rotate_check_seconds`` (5 s). A file over
   ``logging.max_bytes`` is renamed to ``zepix.log.1`` (older ones shift up to ``logging.backups``), and every writer
   moves to the new file at its next record. A file can grow past ``max_bytes`` by what is written in one check;
