@@ -941,11 +941,13 @@ class PositionManager(ZepixActor):
         closing = [t for t in self.tracked.values() if t["status"] in ("open", "pending")]
         if not closing:
             return
-        for pchain in {t["pchain"] for t in closing if t.get("pchain")}:
-            self._stop_chain(pchain, "SESSION", now)
+        stopped = {pchain for pchain in {t["pchain"] for t in closing if t.get("pchain")}
+                   if self._stop_chain(pchain, "SESSION", now)}
         for t in closing:
             self._book(R.cancel_chain(self.book, t["chain"]))
             t = self.tracked[t["cid"]]
+            if t.get("pchain") in stopped:
+                continue        # stopping its chain closed it (or closes it when it fills): not a second close
             if t["status"] == "open":
                 self._send_close(t, "SESSION")
             else:

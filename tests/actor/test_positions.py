@@ -283,8 +283,8 @@ def test_reverse_shield_opens_two_opposite_orders_then_hands_back_to_recovery(sy
 
 def test_dead_zone_force_closes_open_positions(system):
     s = system
-    open_trade(s, "T-DZ", "XAUUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 300, "tp_pips": 600}],
-               "2000.00", pip="0.01")
+    open_trade(s, "T-DZ", "XAUUSD", "BUY", [{"role": "A", "volume": "0.10", "sl_pips": 300, "tp_pips": 600},
+                                            {"role": "B", "volume": "0.10", "sl_pips": 300}], "2000.00", pip="0.01")
     assert [p for p in book(s)["positions"] if p["symbol"] == "XAUUSD"]
     ist = datetime.now(ZoneInfo("Asia/Kolkata"))
     end = (ist + timedelta(minutes=2)).replace(second=0, microsecond=0)
@@ -299,6 +299,11 @@ def test_dead_zone_force_closes_open_positions(system):
     assert closes and closes[0]["text"].startswith("🌙 Dead Zone ends in"), closes
     out = [d for d in book(s)["deals"] if d["entry"] == "out" and d["symbol"] == "XAUUSD"]
     assert out and out[-1]["comment"] == "session"
+    # Order B's chain stopped and closed it; it was not closed a second time (refused by the broker)
+    assert {d["comment"] for d in out[-2:]} == {"session", "chain"}, out
+    mine = [e for e in events if e["symbol"] == "XAUUSD"]
+    assert [e["kind"] for e in mine].count("close_sent") == 2, mine
+    assert not [e for e in mine if e["kind"] == "order_rejected"], mine
 
 
 def test_admin_cli_chains_and_sessions(system):
