@@ -287,6 +287,11 @@ def _resolve(chain: Chain, lost_client_id: str, recovered: bool) -> Chain:
     return _with_order(chain, replace(lost, outcome=Outcome.RECOVERED if recovered else Outcome.LOSS))
 
 
+# Stops the trader expects (a strategy's exit or reversal, a session's force-close, their own command) are told at
+# MEDIUM; anything else (an order closed outside the bot, at the broker) at HIGH.
+EXPECTED_STOPS = frozenset({"EXIT", "REVERSAL", "TREND_REVERSAL", "AGGRESSIVE_REVERSAL", "SESSION", "MANUAL"})
+
+
 def stop_chain(chain: Chain, reason: str, now: datetime) -> Result:
     """Stop the chain (exit or reversal signal, /stop_profit_chain) and close its open orders."""
     if chain.status is not ChainStatus.ACTIVE:
@@ -298,7 +303,7 @@ def stop_chain(chain: Chain, reason: str, now: datetime) -> Result:
             actions.append(CloseOrder(o.client_id, f"CHAIN_STOPPED_{reason}"))
     chain = replace(chain, status=ChainStatus.STOPPED, reason=reason)
     actions.append(Notify("chain_stopped", f"⛔ {chain.symbol} profit chain {chain.chain_id} stopped: {reason}",
-                          "HIGH"))
+                          "MEDIUM" if reason in EXPECTED_STOPS else "HIGH"))
     return chain, actions
 
 

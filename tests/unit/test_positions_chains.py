@@ -198,6 +198,15 @@ def test_an_order_closing_after_its_chain_stopped_is_recorded_but_not_booked():
     assert ch.status is C.ChainStatus.STOPPED and ch.level == 0
 
 
+@pytest.mark.parametrize("reason, priority", [("EXIT", "MEDIUM"), ("AGGRESSIVE_REVERSAL", "MEDIUM"),
+                                              ("SESSION", "MEDIUM"), ("MANUAL", "MEDIUM"),
+                                              ("NOT FOUND AT THE BROKER", "HIGH"), ("CLIENT", "HIGH")])
+def test_a_stop_the_trader_expects_is_told_at_medium_anything_else_at_high(reason, priority):
+    _, actions = C.stop_chain(chain(), reason, NOW)
+    told = [a for a in actions if isinstance(a, Notify)]
+    assert [(a.kind, a.priority) for a in told] == [("chain_stopped", priority)]
+
+
 def test_unknown_ids_are_ignored():
     ch = chain()
     assert C.on_close(ch, CS, EUR, "nope", D(1), NOW) == (ch, [])
