@@ -134,21 +134,6 @@ class PaperGateway(ZepixActor):
             self.publish("ticks", m.Ticks(ticks=((a["symbol"], tick.bid, tick.ask, time.time()),)))
             return m.CommandReply(corr=msg.corr, ok=True, text="", data={"bid": str(tick.bid), "ask": str(tick.ask),
                                                                           "deals": len(adv.deals)})
-        if msg.name == "exit":
-            # a plugin's exit: close intents for the trade's orders, then TradeClosed ("announce": "after" the
-            # closes are answered, as a plugin does, or "before" them, so positions hears of the exit first)
-            trade_id, plugin = a["trade_id"], a.get("plugin", self.name)
-            intents = []
-            for o in self.opened.get(trade_id, []):
-                iid = f"{plugin}:{trade_id}:close:{o['ticket']}"
-                intents.append(iid)
-                self.tell_peer(self.gateway, m.CloseIntent(intent_id=iid, plugin=plugin, ticket=o["ticket"],
-                                                           reason="exit", detail={"trade_id": trade_id}))
-            if a.get("announce", "after") == "before":
-                self._announce_close(plugin, trade_id)
-            else:
-                self.closing[trade_id] = set(intents)
-            return m.CommandReply(corr=msg.corr, ok=True, text=f"closing {len(intents)}")
         if msg.name == "subs":
             return m.CommandReply(corr=msg.corr, ok=True, text="",
                                   data={t: len(s) for t, s in self.topic_subs.items()})
